@@ -1,0 +1,257 @@
+"""The pieces every benchmark uses: databases, a served Patron, wrk, pgbench, results.
+
+Benchmarks run Patron as it runs in production (gunicorn, no debug) against a database
+this harness creates and drops, and drive it from a separate process (wrk), so the
+numbers include the whole stack. References are measured on the same machine in the
+same run, so ratios hold across machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+PG = "postgres://postgres@127.0.0.1:5432/"
+RESULTS = ROOT / "var" / "bench" / "results.json"
+
+
+@dataclass
+class Result:
+    name: str
+    value: float | None
+    unit: str
+    target: str
+    met: bool
+    reference: str | None = None
+    reference_value: float | None = None
+    ratio: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atqc", sql, db],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+@contextmanager
+def postgres_database(name: str) -> Iterator[str]:
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {name}")
+    try:
+        yield PG + name
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def patron_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="0",
+        LOG_LEVEL="ERROR",
+        PATRON_VAR_DIR=str(ROOT / "var" / "bench"),
+        **extra,
+    )
+    return env
+
+
+def patron(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [PYTHON, "-m", "patron", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"patron {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def python_script(script: str, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / script), *args],
+        env={**env, "DJANGO_SETTINGS_MODULE": "patron.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{script} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+@contextmanager
+def served(
+    env: dict[str, str], port: int, workers: int = 2, threads: int = 8
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Patron's production server (no background worker) on 127.0.0.1:port."""
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "patron.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("the server did not come up")
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    out = subprocess.run(
+        ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+    )
+    return [int(pid) for pid in out.stdout.split()]
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def wrk(script: str, url: str, clients: int, seconds: int, env: dict[str, str]) -> dict[str, float]:
+    """Run wrk with one of bench/wrk/*.lua; returns requests, errors, p50_ms, p99_ms, rps."""
+    threads = min(2, clients)
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(ROOT / "bench" / "wrk" / script),
+        url,
+    ]
+    done = subprocess.run(
+        command,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    line = next((row for row in done.stdout.splitlines() if row.startswith("JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    stats = json.loads(line[5:])
+    stats["rps"] = stats["requests"] / stats["seconds"] if stats["seconds"] else 0.0
+    return stats
+
+
+def pgbench_tps(clients: int, seconds: int, select_only: bool = False) -> tuple[float, float]:
+    """pgbench on a database of its own: (transactions per second, mean latency in ms)."""
+    with postgres_database("patron_bench_pgbench"):
+        subprocess.run(
+            [
+                "pgbench",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-i",
+                "-q",
+                "-s",
+                "10",
+                "patron_bench_pgbench",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        command = [
+            "pgbench",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-M",
+            "prepared",
+            "patron_bench_pgbench",
+        ]
+        if select_only:
+            command.insert(1, "-S")
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
+    return tps, latency
+
+
+def write_results(results: list[Result]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for result in results:
+        row = asdict(result)
+        rows.append(row)
+    RESULTS.write_text(json.dumps({"results": rows}, indent=2))
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'name':<18} {'value':>12} {'unit':<10} {'reference':>14} {'ratio':>7}  "
+        f"{'target':<34} met"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        value = "n/a" if r.value is None else f"{r.value:,.1f}"
+        ref = "" if r.reference_value is None else f"{r.reference_value:,.1f}"
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
+        met = "yes" if r.met else "NO"
+        print(f"{r.name:<18} {value:>12} {r.unit:<10} {ref:>14} {ratio:>7}  {r.target:<34} {met}")
+    sys.stdout.flush()

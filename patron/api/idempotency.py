@@ -1,0 +1,125 @@
+"""API writes: one transaction per request, and Idempotency-Key replay.
+
+Every POST, PATCH, PUT and DELETE under /api/ runs in a single transaction that is
+rolled back when the answer is an error, so a 4xx or 5xx never leaves half a write.
+
+A POST with an `Idempotency-Key` header first inserts its key in that same
+transaction. A concurrent retry blocks on the unique index until the first commits,
+then finds the stored answer and replays it; a retry after a rollback finds nothing
+and runs again. Reusing a key for a different request is refused.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+
+from patron.api.models import IdempotencyRecord
+from patron.api.problems import problem_response
+from patron.tenants.http import TenantRequest
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() if request.method else b"")
+    digest.update(b"\0" + request.get_full_path().encode() + b"\0")
+    digest.update(request.body)
+    return digest.hexdigest()
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def has_nul_text(request: HttpRequest) -> bool:
+    """Whether the request carries a NUL character in its query or JSON body.
+
+    PostgreSQL cannot store NUL in text and fails the whole statement, while SQLite
+    stores it; refusing it up front gives one clear answer on both databases.
+    """
+    if "\x00" in request.get_full_path() or any("\x00" in v for v in request.GET.values()):
+        return True
+    body = request.body
+    if b"\x00" in body:
+        return True
+    if b"\\u0000" not in body:
+        return False
+    try:
+        return _contains_nul(json.loads(body))
+    except ValueError:
+        return False
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, http_request: HttpRequest) -> HttpResponse:
+        request = cast(TenantRequest, http_request)
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if has_nul_text(request):
+            return problem_response(
+                422, "invalid_text", "Text in the request may not contain NUL characters."
+            )
+        if request.method not in WRITE_METHODS:
+            return self.get_response(request)
+        merchant = request.merchant
+        key = request.headers.get(HEADER, "").strip()
+        if merchant is None or request.method != "POST" or not key:
+            return self._atomic(request)
+        if len(key) > MAX_KEY_LENGTH:
+            return problem_response(
+                422, "invalid_idempotency_key", "Idempotency-Key has at most 255 characters."
+            )
+        fingerprint = _fingerprint(request)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        merchant=merchant, key=key, fingerprint=fingerprint
+                    )
+            except IntegrityError:
+                previous = IdempotencyRecord.objects.get(merchant=merchant, key=key)
+                if previous.fingerprint != fingerprint:
+                    return problem_response(
+                        422,
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was used for a different request.",
+                    )
+                replay = HttpResponse(
+                    bytes(previous.body),
+                    status=previous.status_code or 200,
+                    content_type=previous.content_type or "application/json",
+                )
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            response = self.get_response(request)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+                return response
+            record.status_code = response.status_code
+            record.content_type = response.get("Content-Type", "")
+            record.body = response.content
+            record.save(update_fields=["status_code", "content_type", "body"])
+            return response
+
+    def _atomic(self, request: HttpRequest) -> HttpResponse:
+        with transaction.atomic():
+            response = self.get_response(request)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+            return response

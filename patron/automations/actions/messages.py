@@ -1,0 +1,115 @@
+"""Message steps: SMS and email to the contact, an in-app notification to staff.
+
+The body may use merge fields such as {first_name}, {merchant} or {coupon_code} (a code
+an earlier step issued). A saved message template may be used instead of a body.
+"""
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from patron.automations.actions.base import Action, Field, Outcome, StepContext
+
+MERGE_HELP = gettext_lazy("Merge fields: {first_name}, {name}, {merchant}, {coupon_code}")
+
+
+class SendMessage(Action):
+    channel: str
+
+    def warnings(self, config: dict[str, Any]) -> list[str]:
+        if not (config.get("body", "").strip() or config.get("template_key", "").strip()):
+            return [_("The message is missing: write it or choose a template.")]
+        return []
+
+    def has_address(self, ctx: StepContext) -> bool:
+        return bool(ctx.contact.phone if self.channel == "sms" else ctx.contact.email)
+
+    def run(self, ctx: StepContext) -> Outcome:
+        from patron.messaging import services
+
+        if not self.has_address(ctx):
+            # A contact without a phone (or email) is not a failure of the workflow.
+            return Outcome(_("Skipped: the contact has no address for this message"))
+        config = ctx.config
+        if config.get("template_key", "").strip() and not config.get("body", "").strip():
+            message = services.message_send_template(
+                merchant=ctx.merchant,
+                channel=self.channel,
+                template_key=config["template_key"].strip(),
+                actor=ctx.actor,
+                contact=ctx.contact,
+                context=ctx.merge_values(),
+                marketing=bool(config.get("marketing")),
+                idempotency_key=ctx.idempotency_key,
+            )
+        else:
+            message = services.message_send(
+                merchant=ctx.merchant,
+                channel=self.channel,
+                actor=ctx.actor,
+                body=ctx.merge(config.get("body", "")),
+                subject=ctx.merge(config.get("subject", "")),
+                contact=ctx.contact,
+                marketing=bool(config.get("marketing")),
+                idempotency_key=ctx.idempotency_key,
+            )
+        return Outcome(self.sent_summary(), data={"message_id": str(message.pk)})
+
+    def sent_summary(self) -> str:
+        raise NotImplementedError
+
+
+class SendSms(SendMessage):
+    key = "send_sms"
+    label = gettext_lazy("Send SMS")
+    channel = "sms"
+    fields = (
+        Field("body", gettext_lazy("Message"), type="textarea", required=False, help=MERGE_HELP),
+        Field("template_key", gettext_lazy("Or a message template"), required=False),
+    )
+
+    def sent_summary(self) -> str:
+        return _("SMS sent")
+
+
+class SendEmail(SendMessage):
+    key = "send_email"
+    label = gettext_lazy("Send email")
+    channel = "email"
+    fields = (
+        Field("subject", gettext_lazy("Subject"), required=False),
+        Field("body", gettext_lazy("Message"), type="textarea", required=False, help=MERGE_HELP),
+        Field("template_key", gettext_lazy("Or a message template"), required=False),
+    )
+
+    def warnings(self, config: dict[str, Any]) -> list[str]:
+        found = super().warnings(config)
+        if config.get("body", "").strip() and not config.get("subject", "").strip():
+            found.append(_("The email has no subject."))
+        return found
+
+    def sent_summary(self) -> str:
+        return _("Email sent")
+
+
+class NotifyStaff(Action):
+    key = "notify_staff"
+    label = gettext_lazy("Notify staff")
+    fields = (Field("text", gettext_lazy("Notification"), help=MERGE_HELP),)
+
+    def run(self, ctx: StepContext) -> Outcome:
+        from patron.messaging import services
+
+        text = ctx.merge(ctx.config.get("text", ""))
+        notification = services.notification_create(
+            merchant=ctx.merchant,
+            text=text,
+            link=reverse("contacts:profile", args=[ctx.contact.pk]),
+            actor=ctx.actor,
+        )
+        return Outcome(
+            _("Staff notified: %(text)s") % {"text": text},
+            data={"notification_id": str(notification.pk)},
+        )

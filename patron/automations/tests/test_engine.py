@@ -1,0 +1,167 @@
+"""The step engine: claims, leases, retries with backoff, giving up, exactly-once effects."""
+
+import datetime
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from patron.automations import engine, services
+from patron.automations.models import Enrollment, EnrollmentStatus, RunStatus, StepRun
+from patron.automations.tests.factories import ACTOR, make_workflow
+from patron.contacts.models import ActivityEvent
+from patron.factories import ContactFactory
+
+
+def run_all(worker: str = "test-worker") -> int:
+    return engine.run_due_steps(worker=worker, budget_seconds=30)
+
+
+def enroll(merchant: Any, workflow: Any, contacts: list[Any], **kwargs: Any) -> list[Enrollment]:
+    with scope(merchant=merchant):
+        return services.enrollments_create(
+            merchant=merchant, workflow=workflow, contacts=contacts, actor=ACTOR, **kwargs
+        )
+
+
+def test_steps_run_in_order_and_the_enrollment_completes(trio):
+    merchant = trio.merchant
+    contact = ContactFactory(merchant=merchant)
+    workflow = make_workflow(
+        merchant, [("add_tag", {"tag": "Welcomed"}), ("add_note", {"text": "Hello {first_name}"})]
+    )
+    (enrollment,) = enroll(merchant, workflow, [contact], action_name="Say hello")
+    assert run_all() == 2
+    with scope(merchant=merchant):
+        enrollment.refresh_from_db()
+        assert enrollment.status == EnrollmentStatus.COMPLETED
+        runs = list(StepRun.objects.filter(enrollment=enrollment).order_by("position"))
+        assert [r.status for r in runs] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
+        assert contact.contact_tags.filter(tag__name="Welcomed").exists()
+        note = ActivityEvent.objects.get(contact=contact, type="note_added")
+        assert note.data["text"] == f"Hello {contact.first_name}"
+        types = list(
+            ActivityEvent.objects.filter(contact=contact, type__startswith="automation")
+            .order_by("id")
+            .values_list("type", flat=True)
+        )
+        assert types == [
+            "automation_enrolled",
+            "automation_step_completed",
+            "automation_step_completed",
+            "automation_completed",
+        ]
+
+
+def test_a_claimed_run_is_not_claimed_again_while_its_lease_holds(trio):
+    contact = ContactFactory(merchant=trio.merchant)
+    workflow = make_workflow(trio.merchant, [("add_tag", {"tag": "A"})])
+    enroll(trio.merchant, workflow, [contact])
+    first = engine.claim(worker="one")
+    assert len(first) == 1
+    assert engine.claim(worker="two") == []
+
+
+def test_a_dead_workers_run_is_claimed_again_after_its_lease(trio):
+    contact = ContactFactory(merchant=trio.merchant)
+    workflow = make_workflow(trio.merchant, [("add_tag", {"tag": "A"})])
+    enroll(trio.merchant, workflow, [contact])
+    (run_id,) = engine.claim(worker="dies")
+    later = timezone.now() + datetime.timedelta(seconds=engine.lease_seconds() + 1)
+    with time_machine.travel(later, tick=False):
+        assert engine.claim(worker="survivor") == [run_id]
+        # The dead worker, had it woken up, no longer owns the run and does nothing.
+        engine.execute(run_id=run_id, worker="dies")
+        with scopes_disabled():
+            assert StepRun.objects.get(pk=run_id).status == RunStatus.RUNNING
+        engine.execute(run_id=run_id, worker="survivor")
+    with scopes_disabled():
+        run = StepRun.objects.get(pk=run_id)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.attempts == 2
+
+
+def test_parallel_workers_never_run_a_step_twice(transactional_db, trio):
+    merchant = trio.merchant
+    contacts = [ContactFactory(merchant=merchant) for _ in range(30)]
+    workflow = make_workflow(merchant, [("add_note", {"text": "once"})])
+    enroll(merchant, workflow, contacts)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            engine.run_due_steps(worker=name, budget_seconds=60, limit=3)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    with scopes_disabled():
+        assert ActivityEvent.objects.filter(type="note_added", merchant=merchant).count() == 30
+        assert StepRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 30
+        assert set(StepRun.objects.values_list("attempts", flat=True)) == {1}
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    answers: list[int] = []
+    keys: list[str] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Receiver.keys.append(self.headers.get("Idempotency-Key", ""))
+        status = Receiver.answers.pop(0) if Receiver.answers else 200
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.answers, Receiver.keys = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def test_a_failing_step_is_retried_with_backoff_and_keeps_its_idempotency_key(trio, receiver):
+    contact = ContactFactory(merchant=trio.merchant)
+    workflow = make_workflow(trio.merchant, [("call_webhook", {"url": receiver})])
+    (enrollment,) = enroll(trio.merchant, workflow, [contact])
+    Receiver.answers = [500, 503]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        run_all()
+        with scopes_disabled():
+            run = StepRun.objects.get(enrollment=enrollment)
+        assert run.status == RunStatus.PENDING
+        assert run.due_at == start + engine.retry_delay(1)
+        clock.move_to(run.due_at)
+        run_all()
+        with scopes_disabled():
+            run.refresh_from_db()
+        assert run.due_at == start + engine.retry_delay(1) + engine.retry_delay(2)
+        assert engine.retry_delay(2) == 2 * engine.retry_delay(1)
+        clock.move_to(run.due_at)
+        run_all()
+    with scopes_disabled():
+        run.refresh_from_db()
+        enrollment.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+    assert len(Receiver.keys) == 3
+    assert set(Receiver.keys) == {f"automation:{enrollment.pk}:{run.step_id}"}

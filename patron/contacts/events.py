@@ -1,0 +1,100 @@
+"""Domain events about contacts, written as ActivityEvent rows.
+
+Each event is made by a small function named for it, so that the set of event types
+and the data each carries can be read in one place. Other apps keep their own
+`events.py` and write through `record`.
+"""
+
+from typing import Any
+
+from django.db import transaction
+
+from patron.contacts.models import ActivityEvent, Contact
+from patron.lib.actors import Actor
+from patron.tenants.models import Merchant
+
+
+def record(
+    *,
+    merchant: Merchant,
+    type: str,
+    actor: Actor,
+    contact: Contact | None = None,
+    data: dict[str, Any] | None = None,
+) -> ActivityEvent:
+    event = ActivityEvent(merchant=merchant, contact=contact, type=type, data=data or {})
+    event.set_actor(actor)
+    event.save()
+    # Outgoing webhooks see only committed events; robust, so a failing fan-out is
+    # logged and never breaks the write that caused it.
+    from patron.integrations.services import webhooks_dispatch
+
+    transaction.on_commit(lambda: webhooks_dispatch(event), robust=True)
+    # Workflows triggered by this event start in a background task after commit.
+    from patron.automations.triggers import is_listened
+
+    if contact is not None and is_listened(merchant, type):
+        from patron.automations.tasks import dispatch_event
+
+        transaction.on_commit(lambda: dispatch_event.enqueue(event.pk), robust=True)
+    return event
+
+
+def contact_created(*, contact: Contact, actor: Actor) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="contact_created",
+        actor=actor,
+        contact=contact,
+        data={"source": contact.source, "phone": str(contact.phone or "")},
+    )
+
+
+def contact_updated(*, contact: Contact, actor: Actor, changes: dict[str, Any]) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="contact_updated",
+        actor=actor,
+        contact=contact,
+        data={"changes": changes},
+    )
+
+
+def contact_deleted(*, contact: Contact, actor: Actor, reason: str) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="contact_deleted",
+        actor=actor,
+        contact=contact,
+        data={"reason": reason},
+    )
+
+
+def tag_added(*, contact: Contact, tag: str, actor: Actor) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="tag_added",
+        actor=actor,
+        contact=contact,
+        data={"tag": tag},
+    )
+
+
+def tag_removed(*, contact: Contact, tag: str, actor: Actor) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="tag_removed",
+        actor=actor,
+        contact=contact,
+        data={"tag": tag},
+    )
+
+
+def note_added(*, contact: Contact, text: str, actor: Actor) -> ActivityEvent:
+    return record(
+        merchant=contact.merchant,
+        type="note_added",
+        actor=actor,
+        contact=contact,
+        data={"text": text},
+    )

@@ -1,0 +1,1 @@
+"""Shopify: the store connection, incoming webhooks and the outgoing coupon sync."""

@@ -1,0 +1,110 @@
+"""Reads of the loyalty program, members and their ledger. The merchant comes first."""
+
+import datetime
+from typing import TypedDict
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from patron.contacts.models import Contact
+from patron.loyalty.models import (
+    LedgerEntry,
+    LedgerKind,
+    LoyaltyProgram,
+    Member,
+    PointCategory,
+    Tier,
+)
+from patron.tenants.models import Merchant
+
+
+class Points(TypedDict):
+    available: int
+    pending: int
+    lifetime: int
+
+
+def program(merchant: Merchant) -> LoyaltyProgram:
+    """The merchant's program; the defaults, unsaved, if it was never installed."""
+    found = LoyaltyProgram.objects.filter(merchant=merchant).first()
+    return found or LoyaltyProgram(merchant=merchant)
+
+
+def members(merchant: Merchant, status: str | None = None) -> QuerySet[Member]:
+    found = Member.objects.filter(merchant=merchant, deleted_at__isnull=True).select_related(
+        "tier", "contact"
+    )
+    if status:
+        found = found.filter(status=status)
+    return found.order_by("-id")
+
+
+def member_get(merchant: Merchant, member_id: int | str) -> Member | None:
+    try:
+        pk = int(member_id)
+    except (TypeError, ValueError):
+        return None
+    return members(merchant).filter(pk=pk).first()
+
+
+def member_for_phone(merchant: Merchant, phone_e164: str) -> Member | None:
+    return members(merchant).filter(phone=phone_e164).first()
+
+
+def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
+    """The membership of the contact's current phone, if it belongs to this contact."""
+    if not contact.phone:
+        return None
+    return members(merchant).filter(phone=str(contact.phone), contact=contact).first()
+
+
+def member_points(member: Member) -> Points:
+    return {
+        "available": member.points_available,
+        "pending": member.points_pending,
+        "lifetime": member.points_lifetime,
+    }
+
+
+def ledger(merchant: Merchant, member: Member) -> QuerySet[LedgerEntry]:
+    return (
+        LedgerEntry.objects.filter(merchant=merchant, member=member)
+        .select_related("category")
+        .order_by("-id")
+    )
+
+
+def point_categories(merchant: Merchant) -> QuerySet[PointCategory]:
+    return PointCategory.objects.filter(merchant=merchant).order_by("position", "id")
+
+
+def point_category_get(merchant: Merchant, category_id: int | str) -> PointCategory | None:
+    try:
+        return point_categories(merchant).filter(pk=int(category_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def tiers(merchant: Merchant) -> QuerySet[Tier]:
+    return Tier.objects.filter(merchant=merchant).order_by("threshold", "id")
+
+
+def tier_qualifying_value(
+    merchant: Merchant, member: Member, *, now: datetime.datetime | None = None
+) -> int:
+    """What the program compares with tier thresholds for this member."""
+    settings = program(merchant)
+    if settings.tier_basis == "lifetime_points":
+        return member.points_lifetime
+    since = (now or timezone.now()) - datetime.timedelta(days=settings.tier_window_days)
+    window = LedgerEntry.objects.filter(merchant=merchant, member=member, created_at__gte=since)
+    if settings.tier_basis == "window_spend":
+        spent = window.filter(kind=LedgerKind.EARN).aggregate(total=Sum("spend"))["total"]
+        return int(spent or 0)
+    earned = window.filter(kind__in=EARNING_KINDS, amount__gt=0).aggregate(total=Sum("amount"))
+    return int(earned["total"] or 0)
+
+
+# Rows that count as earning points (lifetime, tier windows, the leaderboard). A
+# transfer in is points moved on purpose by staff (seed 004), so it counts too.
+EARNING_KINDS = [LedgerKind.EARN, LedgerKind.ADJUST, LedgerKind.TRANSFER]

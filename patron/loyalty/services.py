@@ -1,0 +1,1082 @@
+"""Writes to the loyalty program: members, points and tiers.
+
+Every points change follows the same steps, inside one transaction:
+1. lock the member row (`select_for_update`; two members in primary-key order), so no
+   two writers read the same balance. Checking the balance first and locking later
+   would let two claims both see enough points (check-then-act).
+2. settle the member's lots: pending lots that are due become available, expired lots
+   are written off, so the balance read next is the true one;
+3. write the ledger row and its lot (adding) or consume lots (taking), and change the
+   cached balances in the same transaction;
+4. re-evaluate the tier and record the events.
+On SQLite `select_for_update` is a no-op; there the IMMEDIATE transactions of
+settings.py serialize writers instead.
+"""
+
+import datetime
+import math
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from patron.contacts.models import Contact, ContactSource
+from patron.lib.actors import SYSTEM, Actor
+from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.loyalty import events, selectors
+from patron.loyalty.models import (
+    DowngradePolicy,
+    ExpiryPeriod,
+    ExpiryPolicy,
+    LedgerEntry,
+    LedgerKind,
+    LedgerSource,
+    LoyaltyProgram,
+    Member,
+    MemberStatus,
+    PointCategory,
+    PointLot,
+    Tier,
+)
+from patron.tenants.models import Merchant
+
+# Seed 004: customers that arrive from a POS or a store with a phone become members.
+AUTO_MEMBER_SOURCES = {ContactSource.POS, ContactSource.SHOPIFY, ContactSource.IMPORT}
+DEFAULT_CATEGORIES = [
+    ("Purchase", "#2563eb"),
+    ("Referral", "#16a34a"),
+    ("Review", "#f59e0b"),
+    ("Birthday", "#db2777"),
+    ("Bonus", "#7c3aed"),
+]
+MAX_POINTS = 100_000_000
+
+
+class MemberNotActive(Conflict):
+    code = "member_not_active"
+    title = "This member is not active in the loyalty program"
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+    title = "The member does not have enough points"
+
+
+class MemberStillLinked(Conflict):
+    code = "member_still_linked"
+    title = (
+        "This member still belongs to a contact with this phone number. "
+        'Use "Remove from program" instead, or delete the contact or change its phone first.'
+    )
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "No such member"
+
+
+class ContactHasNoPhone(InvalidInput):
+    code = "contact_has_no_phone"
+    title = "A member needs a phone number; this contact has none"
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
+    title = "This name is already used"
+
+
+# --- program, categories, tiers -------------------------------------------------------
+
+
+@transaction.atomic
+def program_install_defaults(*, merchant: Merchant) -> LoyaltyProgram:
+    """The program and the default point categories of a new merchant; safe to re-run.
+
+    Opens the merchant's scope itself: merchant creation runs outside any scope.
+    """
+    with scope(merchant=merchant):
+        program, _ = LoyaltyProgram.objects.get_or_create(merchant=merchant)
+        for position, (name, color) in enumerate(DEFAULT_CATEGORIES):
+            PointCategory.objects.get_or_create(
+                merchant=merchant, name=name, defaults={"color": color, "position": position}
+            )
+    return program
+
+
+PROGRAM_FIELDS = {
+    "points_name",
+    "earn_per_currency_unit",
+    "signup_bonus",
+    "birthday_bonus",
+    "pending_days",
+    "expiry_policy",
+    "expiry_days",
+    "expiry_period",
+    "tier_basis",
+    "tier_window_days",
+    "downgrade_policy",
+    "manual_tier_days",
+    "activate_on_create",
+}
+
+
+@transaction.atomic
+def program_update(*, merchant: Merchant, actor: Actor, **fields: Any) -> LoyaltyProgram:
+    unknown = set(fields) - PROGRAM_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown program settings: {', '.join(sorted(unknown))}.")
+    program, _ = LoyaltyProgram.objects.select_for_update().get_or_create(merchant=merchant)
+    for name, value in fields.items():
+        setattr(program, name, value)
+    program.updated_at = timezone.now()
+    program.full_clean(exclude=["merchant"])
+    program.save()
+    return program
+
+
+def _clean_color(color: str) -> str:
+    color = (color or "").strip()
+    if len(color) != 7 or not color.startswith("#"):
+        raise InvalidInput("A colour is written #rrggbb.", field="color")
+    try:
+        int(color[1:], 16)
+    except ValueError as exc:
+        raise InvalidInput("A colour is written #rrggbb.", field="color") from exc
+    return color.lower()
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 60:
+        raise InvalidInput("A name has 1 to 60 characters.", field="name")
+    return name
+
+
+def _save_named(row: Any) -> None:
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        raise NameTaken(field="name") from exc
+
+
+@transaction.atomic
+def point_category_create(
+    *, merchant: Merchant, name: str, color: str, actor: Actor
+) -> PointCategory:
+    position = PointCategory.objects.filter(merchant=merchant).count()
+    category = PointCategory(
+        merchant=merchant, name=_clean_name(name), color=_clean_color(color), position=position
+    )
+    _save_named(category)
+    return category
+
+
+@transaction.atomic
+def tier_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    threshold: int,
+    actor: Actor,
+    color: str = "#64748b",
+    benefits: str = "",
+    earn_multiplier: Decimal = Decimal(1),
+) -> Tier:
+    if threshold < 0:
+        raise InvalidInput("A threshold is zero or more.", field="threshold")
+    if earn_multiplier <= 0 or earn_multiplier > 100:
+        raise InvalidInput(
+            "The earning multiplier is above 0 and at most 100.", field="earn_multiplier"
+        )
+    tier = Tier(
+        merchant=merchant,
+        name=_clean_name(name),
+        threshold=threshold,
+        color=_clean_color(color),
+        benefits=(benefits or "").strip(),
+        earn_multiplier=earn_multiplier,
+    )
+    _save_named(tier)
+    return tier
+
+
+# --- members ----------------------------------------------------------------------------
+
+
+def _lock(merchant: Merchant, member: Member) -> Member:
+    locked = (
+        Member.objects.select_for_update()
+        .filter(merchant=merchant, pk=member.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if locked is None:
+        raise MemberNotFound()
+    return locked
+
+
+def member_lock(*, merchant: Merchant, member: Member) -> Member:
+    """The member row, locked until the caller's transaction ends (for other apps'
+    writes that must be ordered with points changes, such as reward claims)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("member_lock must run inside the caller's transaction")
+    return _lock(merchant, member)
+
+
+def _lock_pair(merchant: Merchant, first: Member, second: Member) -> tuple[Member, Member]:
+    # Always in primary-key order: two transfers A→B and B→A at once would otherwise
+    # each hold one lock and wait for the other.
+    low, high = sorted([first, second], key=lambda m: m.pk)
+    locked_low, locked_high = _lock(merchant, low), _lock(merchant, high)
+    if first.pk == low.pk:
+        return locked_low, locked_high
+    return locked_high, locked_low
+
+
+def _set_status(member: Member, status: str, actor: Actor, reason: str) -> None:
+    member.status = status
+    member.status_changed_at = timezone.now()
+    member.status_changed_by = actor.label
+    member.status_reason = reason[:500]
+    member.updated_at = member.status_changed_at
+
+
+@transaction.atomic
+def member_ensure(*, merchant: Merchant, contact: Contact, actor: Actor) -> Member:
+    """The member of the contact's current phone, created `not_activated` if missing."""
+    if not contact.phone:
+        raise ContactHasNoPhone(field="phone")
+    phone = str(contact.phone)
+    member = (
+        Member.objects.select_for_update()
+        .filter(merchant=merchant, phone=phone, deleted_at__isnull=True)
+        .first()
+    )
+    if member is None:
+        member = Member(merchant=merchant, contact=contact, phone=phone)
+        member.status_changed_by = actor.label
+        try:
+            # The partial unique index decides when two requests create the same phone.
+            with transaction.atomic():
+                member.save()
+        except IntegrityError:
+            return Member.objects.get(merchant=merchant, phone=phone, deleted_at__isnull=True)
+        events.member_created(member=member, actor=actor)
+        return member
+    if member.contact_id != contact.pk and member.linked_contact is None:
+        # The number's membership waits for whoever holds the number: the same contact
+        # changing back, or a new contact after the old one was deleted.
+        member.contact = contact
+        member.updated_at = timezone.now()
+        member.save(update_fields=["contact", "updated_at"])
+    return member
+
+
+@transaction.atomic
+def member_on_contact_created(
+    *, merchant: Merchant, contact: Contact, actor: Actor
+) -> Member | None:
+    """Seed 004: POS, store and imported contacts with a phone become members."""
+    if not contact.phone or contact.source not in AUTO_MEMBER_SOURCES:
+        return None
+    member = member_ensure(merchant=merchant, contact=contact, actor=actor)
+    if (
+        selectors.program(merchant).activate_on_create
+        and member.status == MemberStatus.NOT_ACTIVATED
+    ):
+        member = member_activate(
+            merchant=merchant, member=member, actor=actor, reason="Activated on creation"
+        )
+    return member
+
+
+@transaction.atomic
+def member_on_phone_changed(
+    *, merchant: Merchant, contact: Contact, old_phone: str | None, actor: Actor
+) -> Member | None:
+    """Seed 004: a new phone is a new membership; the old one keeps points and tier.
+
+    Moving the points is a deliberate act ("Adjust points and tier"), so that a changed
+    phone at the counter cannot carry someone else's points and tier along (fraud).
+    """
+    detached = None
+    if old_phone:
+        detached = (
+            Member.objects.select_for_update()
+            .filter(merchant=merchant, phone=old_phone, contact=contact, deleted_at__isnull=True)
+            .first()
+        )
+    if detached is not None:
+        events.member_detached(
+            member=detached, contact=contact, actor=actor, new_phone=str(contact.phone or "")
+        )
+        detached.contact = None
+        detached.updated_at = timezone.now()
+        detached.save(update_fields=["contact", "updated_at"])
+    if contact.phone and (detached is not None or contact.source in AUTO_MEMBER_SOURCES):
+        return member_ensure(merchant=merchant, contact=contact, actor=actor)
+    return None
+
+
+@transaction.atomic
+def member_activate(
+    *, merchant: Merchant, member: Member, actor: Actor, reason: str = ""
+) -> Member:
+    """Activate a member, from `not_activated` or from `excluded`."""
+    member = _lock(merchant, member)
+    if member.status == MemberStatus.ACTIVE:
+        return member
+    first_time = member.first_activated_at is None
+    _set_status(member, MemberStatus.ACTIVE, actor, (reason or "").strip())
+    if first_time:
+        member.first_activated_at = member.status_changed_at
+    member.save()
+    events.member_activated(member=member, actor=actor, reason=member.status_reason)
+    program = selectors.program(merchant)
+    if first_time and program.signup_bonus:
+        bonus = PointCategory.objects.filter(merchant=merchant, name="Bonus").first()
+        _add(
+            program,
+            member,
+            amount=program.signup_bonus,
+            kind=LedgerKind.EARN,
+            actor=actor,
+            category=bonus,
+            reason="Sign-up bonus",
+            source=LedgerSource.AUTOMATION,
+            idempotency_key=f"signup-bonus:{member.pk}",
+        )
+    _evaluate_tier(program, member, actor)
+    return member
+
+
+@transaction.atomic
+def member_exclude(*, merchant: Merchant, member: Member, actor: Actor, reason: str) -> Member:
+    """ "Remove from program": no earning, no spending, no tier benefits, nothing shown."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the member is removed from the program.", field="reason")
+    member = _lock(merchant, member)
+    if member.status == MemberStatus.EXCLUDED:
+        return member
+    _set_status(member, MemberStatus.EXCLUDED, actor, reason)
+    member.save()
+    events.member_excluded(member=member, actor=actor, reason=member.status_reason)
+    return member
+
+
+@transaction.atomic
+def member_delete(*, merchant: Merchant, member: Member, actor: Actor, reason: str = "") -> Member:
+    """Seed 004: only once the contact is deleted or no longer has this phone.
+
+    The row stays (soft delete) because the ledger refers to it; the phone becomes free
+    for a new membership.
+    """
+    member = _lock(merchant, member)
+    if member.linked_contact is not None:
+        raise MemberStillLinked()
+    member.deleted_at = timezone.now()
+    member.deleted_by = actor.label
+    member.updated_at = member.deleted_at
+    member.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    events.member_deleted(member=member, actor=actor, reason=(reason or "").strip())
+    return member
+
+
+# --- lots and balances ------------------------------------------------------------------
+
+
+def _end_of_period(moment: datetime.datetime, period: str, tz_name: str) -> datetime.datetime:
+    import zoneinfo
+
+    local = moment.astimezone(zoneinfo.ZoneInfo(tz_name))
+    if period == ExpiryPeriod.MONTH:
+        months = 1
+    elif period == ExpiryPeriod.QUARTER:
+        months = 3 - (local.month - 1) % 3
+    else:
+        months = 13 - local.month
+    year, month = local.year, local.month + months
+    if month > 12:
+        year, month = year + 1, month - 12
+    return local.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _expiry(program: LoyaltyProgram, now: datetime.datetime) -> datetime.datetime | None:
+    if program.expiry_policy == ExpiryPolicy.AFTER_DAYS:
+        return now + datetime.timedelta(days=program.expiry_days)
+    if program.expiry_policy == ExpiryPolicy.END_OF_PERIOD:
+        return _end_of_period(now, program.expiry_period, program.merchant.timezone or "UTC")
+    return None
+
+
+def _replay(merchant: Merchant, key: str | None) -> LedgerEntry | None:
+    if not key:
+        return None
+    return LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).first()
+
+
+def _entry(
+    member: Member,
+    *,
+    kind: str,
+    amount: int,
+    actor: Actor,
+    category: PointCategory | None = None,
+    reason: str = "",
+    source: str = LedgerSource.MANUAL,
+    reference: str = "",
+    counterpart: Member | None = None,
+    idempotency_key: str | None = None,
+    spend: Decimal | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        merchant=member.merchant,
+        member=member,
+        kind=kind,
+        amount=amount,
+        category=category,
+        reason=reason[:500],
+        source=source,
+        reference=reference[:200],
+        counterpart=counterpart,
+        idempotency_key=idempotency_key or "",
+        balance_after=member.points_available + member.points_pending,
+        spend=spend,
+    )
+    entry.set_actor(actor)
+    entry.save()
+    return entry
+
+
+def _add(
+    program: LoyaltyProgram,
+    member: Member,
+    *,
+    amount: int,
+    kind: str,
+    actor: Actor,
+    activates_at: datetime.datetime | None = None,
+    pieces: list[tuple[int, datetime.datetime | None]] | None = None,
+    counts_as_earning: bool = True,
+    **entry_fields: Any,
+) -> LedgerEntry:
+    """Add points to a locked member: a ledger row and its lot(s)."""
+    now = timezone.now()
+    pending = activates_at is not None and activates_at > now
+    if pending:
+        member.points_pending += amount
+    else:
+        member.points_available += amount
+    if counts_as_earning and kind in selectors.EARNING_KINDS:
+        member.points_lifetime += amount
+    member.updated_at = now
+    member.save(
+        update_fields=["points_available", "points_pending", "points_lifetime", "updated_at"]
+    )
+    entry = _entry(member, kind=kind, amount=amount, actor=actor, **entry_fields)
+    for size, expires_at in pieces or [(amount, _expiry(program, now))]:
+        PointLot.objects.create(
+            merchant=member.merchant,
+            member=member,
+            entry=entry,
+            amount=size,
+            remaining=size,
+            activates_at=activates_at if pending else None,
+            activated=not pending,
+            expires_at=expires_at,
+        )
+    return entry
+
+
+def _take(
+    member: Member, *, amount: int, kind: str, actor: Actor, **entry_fields: Any
+) -> tuple[LedgerEntry, list[tuple[int, datetime.datetime | None]]]:
+    """Take available points from a locked member, soonest-expiring lots first.
+
+    Returns the row and the pieces consumed (size, expiry), so a transfer can hand the
+    same expiries to the other side.
+    """
+    if amount > member.points_available:
+        raise InsufficientPoints(
+            f"The member has {member.points_available} points available; {amount} are needed.",
+            field="amount",
+            available=member.points_available,
+        )
+    pieces: list[tuple[int, datetime.datetime | None]] = []
+    left = amount
+    lots = (
+        PointLot.objects.select_for_update()
+        .filter(member=member, activated=True, remaining__gt=0)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
+    for lot in lots:
+        used = min(lot.remaining, left)
+        lot.remaining -= used
+        lot.save(update_fields=["remaining"])
+        pieces.append((used, lot.expires_at))
+        left -= used
+        if left == 0:
+            break
+    if left:
+        # The cached balance and the lots disagree: refuse rather than go negative.
+        raise InsufficientPoints(field="amount", available=amount - left)
+    member.points_available -= amount
+    member.updated_at = timezone.now()
+    member.save(update_fields=["points_available", "updated_at"])
+    entry = _entry(member, kind=kind, amount=-amount, actor=actor, **entry_fields)
+    return entry, pieces
+
+
+def _settle(member: Member, now: datetime.datetime, actor: Actor = SYSTEM) -> None:
+    """Make due pending lots available and write off expired ones (member locked)."""
+    due = list(
+        PointLot.objects.select_for_update().filter(
+            member=member, activated=False, activates_at__lte=now
+        )
+    )
+    if due:
+        moved = sum(lot.remaining for lot in due)
+        PointLot.objects.filter(pk__in=[lot.pk for lot in due]).update(activated=True)
+        member.points_pending -= moved
+        member.points_available += moved
+        member.save(update_fields=["points_pending", "points_available"])
+        if moved:
+            events.points_activated(member=member, amount=moved, actor=actor)
+    expired = list(
+        PointLot.objects.select_for_update().filter(
+            member=member, activated=True, remaining__gt=0, expires_at__lte=now
+        )
+    )
+    if expired:
+        total = sum(lot.remaining for lot in expired)
+        PointLot.objects.filter(pk__in=[lot.pk for lot in expired]).update(remaining=0)
+        member.points_available -= total
+        member.save(update_fields=["points_available"])
+        entry = _entry(
+            member, kind=LedgerKind.EXPIRE, amount=-total, actor=actor, reason="Points expired"
+        )
+        events.points_expired(member=member, entry=entry, actor=actor)
+
+
+def _require_active(member: Member) -> None:
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberNotActive(
+            f"This member is {member.get_status_display().lower()}: "
+            "activate the member first to earn or spend points."
+        )
+
+
+def _check_amount(amount: int, field: str = "amount") -> None:
+    if not isinstance(amount, int) or amount <= 0 or amount > MAX_POINTS:
+        raise InvalidInput(f"Points are a whole number from 1 to {MAX_POINTS}.", field=field)
+
+
+def _check_category(merchant: Merchant, category: PointCategory | None) -> None:
+    if category is not None and category.merchant_id != merchant.pk:
+        raise NotFound("No such point category.", field="category")
+
+
+# --- points -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_give(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    actor: Actor,
+    category: PointCategory | None = None,
+    reason: str = "",
+    source: str = LedgerSource.MANUAL,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    spend: Decimal | None = None,
+    pending: bool | None = None,
+) -> LedgerEntry:
+    """ "Give Points": `amount` times the tier's multiplier, as a new lot.
+
+    Points stay pending for the program's pending days when they come from an order
+    (the return window) or when `pending` says so; they expire per the program.
+    """
+    _check_amount(amount)
+    _check_category(merchant, category)
+    if source not in LedgerSource.values:
+        raise InvalidInput("Unknown source.", field="source")
+    member = _lock(merchant, member)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        return previous
+    _require_active(member)
+    now = timezone.now()
+    _settle(member, now)
+    program = selectors.program(merchant)
+    multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
+    earned = min(math.floor(Decimal(amount) * multiplier), MAX_POINTS)
+    if pending is None:
+        pending = source == LedgerSource.ORDER
+    activates_at = (
+        now + datetime.timedelta(days=program.pending_days)
+        if pending and program.pending_days
+        else None
+    )
+    entry = _add(
+        program,
+        member,
+        amount=earned,
+        kind=LedgerKind.EARN,
+        actor=actor,
+        activates_at=activates_at,
+        category=category,
+        reason=(reason or "").strip(),
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        spend=spend,
+    )
+    events.points_earned(member=member, entry=entry, actor=actor)
+    _evaluate_tier(program, member, actor)
+    return entry
+
+
+@transaction.atomic
+def points_earn_for_order(
+    *,
+    merchant: Merchant,
+    member: Member,
+    order_total: Decimal,
+    reference: str,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> LedgerEntry | None:
+    """Points for an order, at the program's rate per currency unit spent."""
+    if order_total <= 0:
+        raise InvalidInput("An order total is above zero.", field="order_total")
+    program = selectors.program(merchant)
+    amount = math.floor(order_total * program.earn_per_currency_unit)
+    if amount <= 0:
+        return None
+    category = PointCategory.objects.filter(merchant=merchant, name="Purchase").first()
+    return points_give(
+        merchant=merchant,
+        member=member,
+        amount=amount,
+        actor=actor,
+        category=category,
+        reason=f"Order {reference}",
+        source=LedgerSource.ORDER,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        spend=order_total,
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    category: PointCategory | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """ "Adjust points and tier": add (+) or take (-) points by hand, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the points are adjusted.", field="reason")
+    _check_amount(abs(amount) if isinstance(amount, int) else amount)
+    _check_category(merchant, category)
+    member = _lock(merchant, member)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        return previous
+    _require_active(member)
+    _settle(member, timezone.now())
+    program = selectors.program(merchant)
+    fields: dict[str, Any] = {
+        "category": category,
+        "reason": reason,
+        "source": LedgerSource.MANUAL,
+        "idempotency_key": idempotency_key,
+    }
+    if amount > 0:
+        entry = _add(program, member, amount=amount, kind=LedgerKind.ADJUST, actor=actor, **fields)
+    else:
+        entry, _ = _take(member, amount=-amount, kind=LedgerKind.ADJUST, actor=actor, **fields)
+    events.points_adjusted(member=member, entry=entry, actor=actor)
+    _evaluate_tier(program, member, actor)
+    return entry
+
+
+@transaction.atomic
+def points_transfer(
+    *,
+    merchant: Merchant,
+    source: Member,
+    target: Member,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    move_tier: bool = False,
+    idempotency_key: str | None = None,
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """ "Adjust points and tier" between members, e.g. after a phone change (seed 004).
+
+    Both sides get a ledger row with the same reason. The points keep their expiry.
+    Any state may receive: the new member of a re-phoned customer starts not activated.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the points are moved.", field="reason")
+    _check_amount(amount)
+    if source.pk == target.pk:
+        raise InvalidInput("Choose another member to move the points to.", field="target")
+    source, target = _lock_pair(merchant, source, target)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        incoming = LedgerEntry.objects.get(
+            merchant=merchant, idempotency_key=f"{idempotency_key}:in"
+        )
+        return previous, incoming
+    if source.status == MemberStatus.EXCLUDED:
+        _require_active(source)
+    now = timezone.now()
+    _settle(source, now)
+    _settle(target, now)
+    program = selectors.program(merchant)
+    outgoing, pieces = _take(
+        source,
+        amount=amount,
+        kind=LedgerKind.TRANSFER,
+        actor=actor,
+        reason=reason,
+        counterpart=target,
+        idempotency_key=idempotency_key,
+    )
+    incoming = _add(
+        program,
+        target,
+        amount=amount,
+        kind=LedgerKind.TRANSFER,
+        actor=actor,
+        pieces=pieces,
+        reason=reason,
+        counterpart=source,
+        idempotency_key=f"{idempotency_key}:in" if idempotency_key else None,
+    )
+    events.points_transferred(member=source, entry=outgoing, other=target, actor=actor)
+    events.points_transferred(member=target, entry=incoming, other=source, actor=actor)
+    if move_tier and source.tier_id is not None:
+        _set_tier(program, target, source.tier, actor, reason, manual=True)
+    _evaluate_tier(program, source, actor)
+    _evaluate_tier(program, target, actor)
+    return outgoing, incoming
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    source: str = LedgerSource.REWARD,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Spend points (a reward claim, or a manual redemption)."""
+    _check_amount(amount)
+    member = _lock(merchant, member)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        return previous
+    _require_active(member)
+    _settle(member, timezone.now())
+    entry, _ = _take(
+        member,
+        amount=amount,
+        kind=LedgerKind.REDEEM,
+        actor=actor,
+        reason=(reason or "").strip(),
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+    events.points_redeemed(member=member, entry=entry, actor=actor)
+    _evaluate_tier(selectors.program(merchant), member, actor)
+    return entry
+
+
+@transaction.atomic
+def points_redeem_manual(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    note: str,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """ "Redeem Points Manually": a typed amount with a note."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("Add a note that says what the points paid for.", field="note")
+    return points_redeem(
+        merchant=merchant,
+        member=member,
+        amount=amount,
+        actor=actor,
+        reason=note,
+        source=LedgerSource.MANUAL,
+        idempotency_key=idempotency_key,
+    )
+
+
+@transaction.atomic
+def points_return(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Give back points that paid for something undone (a coupon deleted with a refund).
+
+    Allowed in any state: the points were the member's before they were spent.
+    """
+    _check_amount(amount)
+    member = _lock(merchant, member)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        return previous
+    _settle(member, timezone.now())
+    program = selectors.program(merchant)
+    entry = _add(
+        program,
+        member,
+        amount=amount,
+        kind=LedgerKind.REVERSE,
+        actor=actor,
+        reason=(reason or "").strip() or "Points returned",
+        source=LedgerSource.REWARD,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+    events.points_returned(member=member, entry=entry, actor=actor)
+    _evaluate_tier(program, member, actor)
+    return entry
+
+
+def birthday_bonuses_give(*, merchant: Merchant, today: datetime.date | None = None) -> int:
+    """The program's birthday bonus for active members whose birthday is today, once a
+    year each: the idempotency key names the member and the year, so a second run (or
+    a second worker) writes nothing."""
+    program = selectors.program(merchant)
+    if not program.birthday_bonus:
+        return 0
+    if today is None:
+        import zoneinfo
+
+        today = timezone.now().astimezone(zoneinfo.ZoneInfo(merchant.timezone or "UTC")).date()
+    category = PointCategory.objects.filter(merchant=merchant, name="Birthday").first()
+    members = Member.objects.filter(
+        merchant=merchant,
+        deleted_at__isnull=True,
+        status=MemberStatus.ACTIVE,
+        contact__deleted_at__isnull=True,
+        contact__birthday__month=today.month,
+        contact__birthday__day=today.day,
+    ).order_by("pk")
+    given = 0
+    for member in members:
+        key = f"birthday-bonus:{member.pk}:{today.year}"
+        if LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).exists():
+            continue
+        points_give(
+            merchant=merchant,
+            member=member,
+            amount=program.birthday_bonus,
+            actor=SYSTEM,
+            category=category,
+            reason="Birthday bonus",
+            source=LedgerSource.AUTOMATION,
+            idempotency_key=key,
+            pending=False,
+        )
+        given += 1
+    return given
+
+
+def _members_with_due_lots(
+    merchant: Merchant, now: datetime.datetime, *, expiring: bool
+) -> list[int]:
+    lots = PointLot.objects.filter(merchant=merchant)
+    if expiring:
+        lots = lots.filter(activated=True, remaining__gt=0, expires_at__lte=now)
+    else:
+        lots = lots.filter(activated=False, activates_at__lte=now)
+    return sorted(set(lots.values_list("member_id", flat=True)))
+
+
+def _settle_members(merchant: Merchant, member_ids: list[int], now: datetime.datetime) -> int:
+    program = selectors.program(merchant)
+    done = 0
+    for member_id in member_ids:
+        # One short transaction per member, so a long run never holds many locks.
+        with transaction.atomic():
+            member = (
+                Member.objects.select_for_update()
+                .filter(merchant=merchant, pk=member_id, deleted_at__isnull=True)
+                .first()
+            )
+            if member is None:
+                continue
+            _settle(member, now)
+            _evaluate_tier(program, member, SYSTEM)
+            done += 1
+    return done
+
+
+def lots_activate_due(*, merchant: Merchant, now: datetime.datetime | None = None) -> int:
+    """Pending points whose time has come become available. Returns members touched."""
+    now = now or timezone.now()
+    return _settle_members(merchant, _members_with_due_lots(merchant, now, expiring=False), now)
+
+
+def lots_expire_due(*, merchant: Merchant, now: datetime.datetime | None = None) -> int:
+    """Expired lots are written off with an `expire` row. Returns members touched."""
+    now = now or timezone.now()
+    return _settle_members(merchant, _members_with_due_lots(merchant, now, expiring=True), now)
+
+
+def merchants_with_due_lots(now: datetime.datetime | None = None) -> list[Merchant]:
+    """For the periodic tasks, which then open each merchant's scope."""
+    now = now or timezone.now()
+    with scopes_disabled():
+        ids = set(
+            PointLot.objects.filter(activated=False, activates_at__lte=now).values_list(
+                "merchant_id", flat=True
+            )
+        ) | set(
+            PointLot.objects.filter(
+                activated=True, remaining__gt=0, expires_at__lte=now
+            ).values_list("merchant_id", flat=True)
+        )
+        return list(Merchant.objects.filter(pk__in=ids).order_by("pk"))
+
+
+# --- tiers ------------------------------------------------------------------------------
+
+
+def _set_tier(
+    program: LoyaltyProgram,
+    member: Member,
+    tier: Tier | None,
+    actor: Actor,
+    reason: str,
+    *,
+    manual: bool,
+) -> None:
+    old = member.tier
+    now = timezone.now()
+    member.tier = tier
+    member.tier_changed_at = now
+    member.tier_manual = manual
+    member.tier_manual_reason = reason[:500] if manual else ""
+    member.tier_locked_until = (
+        now + datetime.timedelta(days=program.manual_tier_days) if manual else None
+    )
+    member.updated_at = now
+    member.save(
+        update_fields=[
+            "tier",
+            "tier_changed_at",
+            "tier_manual",
+            "tier_manual_reason",
+            "tier_locked_until",
+            "updated_at",
+        ]
+    )
+    if (old.pk if old else None) != (tier.pk if tier else None) or manual:
+        events.tier_changed(
+            member=member, old=old, new=tier, actor=actor, reason=reason, manual=manual
+        )
+
+
+def _evaluate_tier(
+    program: LoyaltyProgram, member: Member, actor: Actor, *, scheduled: bool = False
+) -> None:
+    merchant = member.merchant
+    now = timezone.now()
+    value = selectors.tier_qualifying_value(merchant, member, now=now)
+    target = selectors.tiers(merchant).filter(threshold__lte=value).order_by("-threshold").first()
+    current = member.tier
+    current_threshold = current.threshold if current else -1
+    target_threshold = target.threshold if target else -1
+    if target_threshold == current_threshold:
+        return
+    upgrade = target_threshold > current_threshold
+    if member.tier_manual and member.tier_locked_until and member.tier_locked_until > now:
+        # A tier set by hand holds until its lock ends; only a higher tier may replace it.
+        if not upgrade:
+            return
+    elif not upgrade:
+        policy = program.downgrade_policy
+        if policy == DowngradePolicy.NEVER and not member.tier_manual:
+            return
+        if policy == DowngradePolicy.SCHEDULED and not scheduled:
+            return
+    reason = "Qualified by evaluation" if upgrade else "Below the tier threshold"
+    _set_tier(program, member, target, actor, reason, manual=False)
+
+
+@transaction.atomic
+def tier_evaluate(
+    *, merchant: Merchant, member: Member, actor: Actor = SYSTEM, scheduled: bool = False
+) -> Member:
+    member = _lock(merchant, member)
+    _evaluate_tier(selectors.program(merchant), member, actor, scheduled=scheduled)
+    return member
+
+
+def tiers_evaluate_all(*, merchant: Merchant) -> int:
+    """The scheduled evaluation: the only one that may lower tiers under SCHEDULED."""
+    program = selectors.program(merchant)
+    ids = list(
+        Member.objects.filter(merchant=merchant, deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for member_id in ids:
+        with transaction.atomic():
+            member = (
+                Member.objects.select_for_update().filter(merchant=merchant, pk=member_id).first()
+            )
+            if member is not None:
+                _evaluate_tier(program, member, SYSTEM, scheduled=True)
+    return len(ids)
+
+
+@transaction.atomic
+def tier_set_manual(
+    *, merchant: Merchant, member: Member, tier: Tier | None, actor: Actor, reason: str
+) -> Member:
+    """ "Adjust points and tier": set a tier by hand, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the tier is set by hand.", field="reason")
+    if tier is not None and tier.merchant_id != merchant.pk:
+        raise NotFound("No such tier.", field="tier")
+    member = _lock(merchant, member)
+    _set_tier(selectors.program(merchant), member, tier, actor, reason, manual=True)
+    return member

@@ -1,0 +1,217 @@
+"""What a signed-in customer sees and may do: their own member only, in their merchant."""
+
+import pytest
+from django_scopes import scope, scopes_disabled
+
+from patron.coupons.tests.factories import issue_coupon
+from patron.portal.tests.factories import (
+    Customer,
+    configure,
+    give_points,
+    make_member,
+    make_reward,
+)
+
+MARK = "+84912345678"
+pytestmark = pytest.mark.django_db
+
+
+def _mark(trio, points=0):
+    member = make_member(trio.merchant, "0912 345 678")
+    if points:
+        give_points(trio.merchant, member, points)
+    return member
+
+
+def test_signed_in_member_sees_points_coupons_and_affordable_rewards(trio):
+    member = _mark(trio, points=120)
+    issue_coupon(trio.merchant, member.contact, label="Birthday Coupon")
+    make_reward(trio.merchant, "Free coffee", 100)
+    make_reward(trio.merchant, "Free lunch", 500)
+    customer = Customer("alpha")
+
+    page = customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "120" in page
+    assert "Birthday Coupon" in page
+    assert "Free coffee" in page
+    assert "Free lunch" not in page  # not affordable
+    assert "Claim Reward" in page
+
+
+def test_member_claims_a_reward_and_gets_a_new_code(trio):
+    member = _mark(trio, points=120)
+    reward = make_reward(trio.merchant, "Free coffee", 100)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+
+    answer = customer.post("claim/", reward=str(reward.pk), claim_key="k1")
+
+    assert answer.status_code == 200
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+        from patron.coupons.selectors import available_coupons
+
+        codes = [c.code for c in available_coupons(trio.merchant, member.contact)]
+    assert member.points_available == 20
+    assert len(codes) == 1
+    assert codes[0] in answer.content.decode()
+
+
+def test_the_same_claim_sent_twice_claims_once(trio):
+    member = _mark(trio, points=250)
+    reward = make_reward(trio.merchant, "Free coffee", 100)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+
+    customer.post("claim/", reward=str(reward.pk), claim_key="same")
+    customer.post("claim/", reward=str(reward.pk), claim_key="same")
+
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+    assert member.points_available == 150
+
+
+def test_a_customer_cannot_claim_a_reward_they_cannot_afford(trio):
+    member = _mark(trio, points=50)
+    reward = make_reward(trio.merchant, "Free lunch", 500)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+
+    answer = customer.post("claim/", reward=str(reward.pk), claim_key="x")
+
+    assert answer.status_code == 409
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+    assert member.points_available == 50
+
+
+def test_a_customer_sees_only_their_own_member(trio):
+    _mark(trio, points=120)
+    other = make_member(trio.merchant, "0987 000 111", first_name="Lan")
+    give_points(trio.merchant, other, 777)
+    issue_coupon(trio.merchant, other.contact, label="Lan's coupon")
+    customer = Customer("alpha")
+
+    page = customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "777" not in page
+    assert "Lan&#x27;s coupon" not in page and "Lan's coupon" not in page
+
+
+def test_a_customer_cannot_claim_another_merchants_reward(trio):
+    member = _mark(trio, points=500)
+    foreign = make_reward(trio.other_merchant, "Beta prize", 10)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+
+    answer = customer.post("claim/", reward=str(foreign.pk), claim_key="f")
+
+    assert answer.status_code == 409
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+    assert member.points_available == 500
+
+
+def test_signed_in_cookie_of_one_merchant_means_nothing_at_another(trio):
+    _mark(trio, points=120)
+    make_member(trio.other_merchant, "0912 345 678")
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+    value = customer.client.cookies[f"patron_portal_{trio.merchant.pk}"].value
+    customer.client.cookies[f"patron_portal_{trio.other_merchant.pk}"] = value
+
+    page = customer.client.get("/p/beta/").content.decode()
+
+    assert "Your points" not in page
+    assert "Enter your phone number" in page
+
+
+def test_unknown_slug_is_not_found(trio):
+    assert Customer("nobody-here").open().status_code == 404
+
+
+def test_excluded_member_sees_nothing_of_the_program(trio):
+    member = make_member(trio.merchant, "0912 345 678", status="excluded")
+    issue_coupon(trio.merchant, member.contact, label="Birthday Coupon")
+    customer = Customer("alpha")
+
+    page = customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "There is nothing to show for this number." in page
+    assert "data-hide-widget" in page
+    for word in ("points", "Birthday Coupon", "Claim Reward", "tier"):
+        assert word not in page
+
+
+def test_not_activated_member_is_told_to_ask_at_the_counter(trio):
+    make_member(trio.merchant, "0912 345 678", status="not_activated")
+    customer = Customer("alpha")
+
+    page = customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "Ask at the counter" in page
+    assert "Claim Reward" not in page
+
+
+def test_not_activated_member_activates_with_consent_when_allowed(trio):
+    member = make_member(trio.merchant, "0912 345 678", status="not_activated")
+    configure(trio.merchant, allow_self_join=True)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+
+    without = customer.post("join/")
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+    assert without.status_code == 422
+    assert member.status == "not_activated"
+
+    customer.post("join/", consent="yes")
+    with scope(merchant=trio.merchant):
+        member.refresh_from_db()
+    assert member.status == "active"
+    assert "Your points" in customer.open().content.decode()
+
+
+def test_stranger_gets_an_invite_code_and_joins_with_consent(trio):
+    configure(trio.merchant, allow_self_join=True)
+    customer = Customer("alpha")
+
+    customer.sign_in(trio.merchant, "0987 654 321", "+84987654321")
+    joined = customer.post("join/", consent="yes", first_name="Hoa")
+
+    assert joined.status_code == 302
+    assert "Your points" in customer.open().content.decode()
+    from patron.loyalty.models import Member
+
+    with scopes_disabled():
+        member = Member.objects.get(phone="+84987654321")
+    assert member.status == "active"
+    assert member.contact.source == "portal"
+
+
+def test_stranger_cannot_join_when_the_merchant_does_not_allow_it(trio):
+    customer = Customer("alpha")
+    customer.ask_code("0987 654 321")
+    # Nothing was texted; even the right code would only show "ask at the counter".
+    from patron.portal.tests.factories import sent_count
+
+    assert sent_count(trio.merchant, "+84987654321") == 0
+    customer.open()
+    assert customer.post("join/", consent="yes").status_code == 302  # not signed in: home
+    from patron.loyalty.models import Member
+
+    with scopes_disabled():
+        assert not Member.objects.filter(phone="+84987654321").exists()
+
+
+def test_history_shows_what_happened_but_not_the_staff_note(trio):
+    member = _mark(trio)
+    give_points(trio.merchant, member, 40, reason="Regular, always complains about the music")
+    customer = Customer("alpha")
+
+    page = customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "Points earned" in page
+    assert "+40" in page
+    assert "complains" not in page

@@ -1,0 +1,110 @@
+"""The Rewards Leaderboard and the Points Dashboard figures in the public API."""
+
+import datetime
+from decimal import Decimal
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from patron.api.core import tenant
+from patron.api.schemas import ERRORS
+from patron.lib.errors import InvalidInput
+from patron.reports import selectors
+
+router = Router(tags=["reports"])
+
+
+class LeaderboardRowOut(Schema):
+    rank: int
+    member_id: str
+    contact_id: str | None
+    name: str
+    phone: str
+    tier: str | None
+    points: int
+
+
+class LeaderboardOut(Schema):
+    period: str
+    items: list[LeaderboardRowOut]
+    next_cursor: str | None = None
+
+
+class RedeemedKindOut(Schema):
+    count: int
+    points: int
+    value: Decimal
+
+
+class SummaryOut(Schema):
+    start: datetime.date | None
+    end: datetime.date | None
+    points_issued: int
+    points_redeemed: int
+    points_expired: int
+    points_returned: int
+    redemptions: int
+    redeemed_amount: Decimal
+    redeemed_by_kind: dict[str, RedeemedKindOut]
+    members_by_status: dict[str, int]
+    members_by_tier: dict[str, int]
+    outstanding_points: int
+    outstanding_available: int
+    outstanding_pending: int
+
+
+@router.get("/leaderboard", response={200: LeaderboardOut, **ERRORS}, summary="Rewards Leaderboard")
+def get_leaderboard(
+    request: HttpRequest,
+    period: Literal["all", "month"] = "all",
+    limit: int = Query(20, ge=1, le=200),
+) -> LeaderboardOut:
+    merchant, _ = tenant(request)
+    rows = selectors.leaderboard(merchant, period, limit)
+    items = []
+    for row in rows:
+        contact = row.member.linked_contact
+        items.append(
+            LeaderboardRowOut(
+                rank=row.rank,
+                member_id=str(row.member.pk),
+                contact_id=str(contact.pk) if contact else None,
+                name=contact.full_name if contact else "",
+                phone=row.member.phone,
+                tier=row.member.tier.name if row.member.tier else None,
+                points=row.points,
+            )
+        )
+    return LeaderboardOut(period=period, items=items)
+
+
+@router.get("/reports/summary", response={200: SummaryOut, **ERRORS}, summary="Points Dashboard")
+def get_summary(
+    request: HttpRequest,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> SummaryOut:
+    """Points issued / redeemed / expired and redeemed amounts over an optional date range
+    (merchant's local dates, inclusive); members by state and tier and outstanding points
+    as of now."""
+    merchant, _ = tenant(request)
+    if start and end and end < start:
+        raise InvalidInput("The end date comes on or after the start date.", field="end")
+    figures = selectors.summary(merchant, start, end)
+    return SummaryOut(
+        start=figures.start,
+        end=figures.end,
+        points_issued=figures.points_issued,
+        points_redeemed=figures.points_redeemed,
+        points_expired=figures.points_expired,
+        points_returned=figures.points_returned,
+        redemptions=figures.redemptions,
+        redeemed_amount=figures.redeemed_amount,
+        redeemed_by_kind={k: RedeemedKindOut(**v) for k, v in figures.redeemed_by_kind.items()},
+        members_by_status=figures.members_by_status,
+        members_by_tier=figures.members_by_tier,
+        outstanding_points=figures.outstanding_available + figures.outstanding_pending,
+        outstanding_available=figures.outstanding_available,
+        outstanding_pending=figures.outstanding_pending,
+    )

@@ -1,0 +1,146 @@
+"""Figures for the Rewards Leaderboard and the Points Dashboard. The merchant comes first.
+
+Everything is computed from the ledger and the member rows of one merchant; dates are
+the merchant's local dates, so "this month" starts at midnight where the shop is.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from patron.loyalty.models import LedgerEntry, LedgerKind, Member, MemberStatus
+from patron.loyalty.selectors import EARNING_KINDS, tiers
+from patron.rewards.models import Redemption
+from patron.tenants.models import Merchant
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    member: Member
+    points: int
+
+
+def _local_start_of_month(merchant: Merchant, now: datetime.datetime) -> datetime.datetime:
+    local = now.astimezone(zoneinfo.ZoneInfo(merchant.timezone or "UTC"))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def leaderboard(
+    merchant: Merchant, period: str = "all", limit: int = 20, now: datetime.datetime | None = None
+) -> list[LeaderboardRow]:
+    """Members ranked by points earned: all time (lifetime) or since the month began.
+
+    Excluded members are left out: the program shows them nothing (seed 004).
+    """
+    members = Member.objects.filter(merchant=merchant, deleted_at__isnull=True).exclude(
+        status=MemberStatus.EXCLUDED
+    )
+    if period == "month":
+        since = _local_start_of_month(merchant, now or timezone.now())
+        by_month = (
+            members.annotate(
+                earned=Sum(
+                    "ledger__amount",
+                    filter=Q(
+                        ledger__kind__in=EARNING_KINDS,
+                        ledger__amount__gt=0,
+                        ledger__created_at__gte=since,
+                    ),
+                )
+            )
+            .filter(earned__gt=0)
+            .order_by("-earned", "pk")
+        )
+        rows: list[tuple[Member, int]] = [
+            (m, int(m.earned)) for m in by_month.select_related("tier", "contact")[:limit]
+        ]
+    else:
+        ranked = members.filter(points_lifetime__gt=0).order_by("-points_lifetime", "pk")
+        rows = [(m, m.points_lifetime) for m in ranked.select_related("tier", "contact")[:limit]]
+    return [LeaderboardRow(rank=i + 1, member=m, points=p) for i, (m, p) in enumerate(rows)]
+
+
+@dataclass
+class Summary:
+    start: datetime.date | None
+    end: datetime.date | None
+    points_issued: int = 0
+    points_redeemed: int = 0
+    points_expired: int = 0
+    points_returned: int = 0
+    redemptions: int = 0
+    redeemed_amount: Decimal = Decimal(0)
+    redeemed_by_kind: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members_by_status: dict[str, int] = field(default_factory=dict)
+    members_by_tier: dict[str, int] = field(default_factory=dict)
+    outstanding_available: int = 0
+    outstanding_pending: int = 0
+
+
+def summary(
+    merchant: Merchant, start: datetime.date | None = None, end: datetime.date | None = None
+) -> Summary:
+    """The Points Dashboard: flows over an optional date range, stocks as of now."""
+    tz = zoneinfo.ZoneInfo(merchant.timezone or "UTC")
+    entries = LedgerEntry.objects.filter(merchant=merchant)
+    redemptions = Redemption.objects.filter(merchant=merchant)
+    if start:
+        since = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
+        entries = entries.filter(created_at__gte=since)
+        redemptions = redemptions.filter(created_at__gte=since)
+    if end:
+        until = datetime.datetime.combine(
+            end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+        )
+        entries = entries.filter(created_at__lt=until)
+        redemptions = redemptions.filter(created_at__lt=until)
+    flows = entries.aggregate(
+        # Transfers move points between members; they issue nothing new.
+        issued=Sum(
+            "amount",
+            filter=Q(kind__in=[LedgerKind.EARN, LedgerKind.ADJUST], amount__gt=0),
+        ),
+        redeemed=Sum("amount", filter=Q(kind=LedgerKind.REDEEM)),
+        expired=Sum("amount", filter=Q(kind=LedgerKind.EXPIRE)),
+        returned=Sum("amount", filter=Q(kind=LedgerKind.REVERSE, amount__gt=0)),
+    )
+    result = Summary(
+        start=start,
+        end=end,
+        points_issued=int(flows["issued"] or 0),
+        points_redeemed=-int(flows["redeemed"] or 0),
+        points_expired=-int(flows["expired"] or 0),
+        points_returned=int(flows["returned"] or 0),
+        redemptions=redemptions.count(),
+    )
+    for row in redemptions.values("reward_kind").annotate(
+        n=Count("id"), points=Sum("points"), value=Sum("reward_value")
+    ):
+        kind = row["reward_kind"] or "manual"
+        result.redeemed_by_kind[kind] = {
+            "count": row["n"],
+            "points": int(row["points"] or 0),
+            "value": row["value"] or Decimal(0),
+        }
+        # Money off only adds up for fixed amounts; a percentage's worth depends on
+        # the order, so it is counted, not summed.
+        if kind == "fixed_amount":
+            result.redeemed_amount += row["value"] or Decimal(0)
+    live = Member.objects.filter(merchant=merchant, deleted_at__isnull=True)
+    result.members_by_status = dict.fromkeys(MemberStatus.values, 0)
+    for status_row in live.values("status").annotate(n=Count("id")):
+        result.members_by_status[status_row["status"]] = status_row["n"]
+    result.members_by_tier = {tier.name: 0 for tier in tiers(merchant)}
+    result.members_by_tier["No tier"] = 0
+    for tier_row in live.values("tier__name").annotate(n=Count("id")):
+        result.members_by_tier[tier_row["tier__name"] or "No tier"] = tier_row["n"]
+    stock = live.aggregate(available=Sum("points_available"), pending=Sum("points_pending"))
+    result.outstanding_available = int(stock["available"] or 0)
+    result.outstanding_pending = int(stock["pending"] or 0)
+    return result

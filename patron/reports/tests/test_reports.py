@@ -1,0 +1,94 @@
+"""Rewards Leaderboard and Points Dashboard figures, with outsiders."""
+
+import datetime
+
+from django.utils import timezone
+from django_scopes import scope
+
+from patron.lib.actors import Actor
+from patron.loyalty import services
+from patron.loyalty.models import ExpiryPolicy, LedgerEntry, LoyaltyProgram
+from patron.loyalty.tests.factories import MemberFactory, TierFactory
+from patron.rewards import services as reward_services
+from patron.rewards.tests.factories import RewardFactory
+
+ACTOR = Actor.system("test")
+
+
+def world(trio):
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        gold = TierFactory(merchant=merchant, name="Gold", threshold=300)
+        top = MemberFactory(merchant=merchant)
+        second = MemberFactory(merchant=merchant)
+        excluded = MemberFactory(merchant=merchant)
+        MemberFactory(merchant=merchant, status="not_activated")
+        services.points_give(merchant=merchant, member=top, amount=500, actor=ACTOR)
+        services.points_give(merchant=merchant, member=second, amount=200, actor=ACTOR)
+        services.points_give(merchant=merchant, member=excluded, amount=900, actor=ACTOR)
+        services.member_exclude(merchant=merchant, member=excluded, actor=ACTOR, reason="x")
+        reward = RewardFactory(merchant=merchant, points_cost=100, value=20000)
+        reward_services.reward_claim(merchant=merchant, member=top, reward=reward, actor=ACTOR)
+        reward_services.redemption_manual(
+            merchant=merchant, member=second, points=50, note="cake", actor=ACTOR
+        )
+    return top, second, gold
+
+
+def test_leaderboard_ranks_members_and_leaves_out_excluded(trio):
+    top, second, _ = world(trio)
+    body = trio.api.get("/leaderboard", period="all").json()
+    assert [(r["rank"], r["member_id"], r["points"]) for r in body["items"]] == [
+        (1, str(top.pk), 500),
+        (2, str(second.pk), 200),
+    ]
+    assert body["items"][0]["tier"] == "Gold"
+
+
+def test_leaderboard_this_month_counts_only_this_months_earning(trio):
+    top, second, _ = world(trio)
+    with scope(merchant=trio.merchant):
+        LedgerEntry.objects.filter(member=top).update(
+            created_at=timezone.now() - datetime.timedelta(days=70)
+        )
+    body = trio.api.get("/leaderboard", period="month").json()
+    assert [r["member_id"] for r in body["items"]] == [str(second.pk)]
+
+
+def test_summary_figures(trio):
+    world(trio)
+    body = trio.api.get("/reports/summary").json()
+    assert body["points_issued"] == 1600
+    assert body["points_redeemed"] == 150
+    assert body["points_expired"] == 0
+    assert body["redemptions"] == 2
+    assert body["redeemed_amount"] == "20000.00" or float(body["redeemed_amount"]) == 20000
+    assert body["redeemed_by_kind"]["manual"]["points"] == 50
+    assert body["members_by_status"] == {"not_activated": 1, "active": 2, "excluded": 1}
+    assert body["members_by_tier"]["Gold"] == 2  # top, and the excluded member keeps it
+    assert body["outstanding_points"] == 400 + 150 + 900
+
+
+def test_summary_counts_expired_points_and_takes_a_date_range(trio):
+    with scope(merchant=trio.merchant):
+        LoyaltyProgram.objects.create(
+            merchant=trio.merchant, expiry_policy=ExpiryPolicy.AFTER_DAYS, expiry_days=1
+        )
+        member = MemberFactory(merchant=trio.merchant)
+        services.points_give(merchant=trio.merchant, member=member, amount=70, actor=ACTOR)
+        services.lots_expire_due(
+            merchant=trio.merchant, now=timezone.now() + datetime.timedelta(days=2)
+        )
+    assert trio.api.get("/reports/summary").json()["points_expired"] == 70
+    old = trio.api.get("/reports/summary", start="2020-01-01", end="2020-12-31").json()
+    assert (old["points_issued"], old["points_expired"]) == (0, 0)
+    assert trio.api.get("/reports/summary", start="2021-01-01", end="2020-01-01").status_code == 422
+
+
+def test_outsider_sees_none_of_the_figures(trio):
+    world(trio)
+    assert trio.outsider_api.get("/leaderboard").json()["items"] == []
+    body = trio.outsider_api.get("/reports/summary").json()
+    assert body["points_issued"] == 0
+    assert body["outstanding_points"] == 0
+    assert sum(body["members_by_status"].values()) == 0

@@ -1,0 +1,46 @@
+"""Reads of the rewards catalog and of redemptions. The merchant comes first."""
+
+import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from patron.loyalty.models import Member, MemberStatus
+from patron.rewards.models import Redemption, Reward
+from patron.tenants.models import Merchant
+
+
+def rewards(merchant: Merchant) -> QuerySet[Reward]:
+    return Reward.objects.filter(merchant=merchant).order_by("points_cost", "id")
+
+
+def reward_get(merchant: Merchant, reward_id: int | str) -> Reward | None:
+    try:
+        return rewards(merchant).filter(pk=int(reward_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def rewards_on_offer(merchant: Merchant, now: datetime.datetime | None = None) -> QuerySet[Reward]:
+    """Active, inside their window, and in stock."""
+    now = now or timezone.now()
+    return rewards(merchant).filter(
+        Q(is_active=True),
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        Q(stock__isnull=True) | Q(stock__gt=0),
+    )
+
+
+def redeemable_rewards(merchant: Merchant, member: Member) -> list[Reward]:
+    """ "Redeem Points": the rewards on offer that the member's available points afford."""
+    if member.merchant_id != merchant.pk or member.status != MemberStatus.ACTIVE:
+        return []
+    return list(rewards_on_offer(merchant).filter(points_cost__lte=member.points_available))
+
+
+def redemptions(merchant: Merchant, member: Member | None = None) -> QuerySet[Redemption]:
+    found = Redemption.objects.filter(merchant=merchant).select_related("reward", "coupon")
+    if member is not None:
+        found = found.filter(member=member)
+    return found.order_by("-id")

@@ -1,0 +1,266 @@
+"""Writes to the rewards catalog, and claims: points out and a coupon in, or neither.
+
+A claim runs in one transaction under the member's row lock: the points are taken
+from the ledger, the stock (if any) is decremented with a conditional UPDATE, and the
+coupon is issued through the coupons app. Any refusal on the way rolls back all three.
+"""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from patron.coupons import services as coupon_services
+from patron.coupons.models import AppliesTo, CouponType, EarningMethod
+from patron.lib.actors import Actor
+from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.loyalty import services as loyalty_services
+from patron.loyalty.models import LedgerSource, Member
+from patron.rewards import events, selectors
+from patron.rewards.models import Redemption, Reward, RewardKind
+from patron.tenants.models import Merchant
+
+
+class RewardNotFound(NotFound):
+    code = "reward_not_found"
+    title = "No such reward"
+
+
+class RewardNotAvailable(Conflict):
+    code = "reward_not_available"
+    title = "This reward is not on offer now"
+
+
+class RewardOutOfStock(Conflict):
+    code = "reward_out_of_stock"
+    title = "This reward is out of stock"
+
+
+class MemberHasNoContact(Conflict):
+    code = "member_has_no_contact"
+    title = "This member no longer belongs to a contact, so no coupon can be issued to it"
+
+
+# How each reward kind becomes a coupon (custom rewards are handed over by staff).
+COUPON_TYPES = {
+    RewardKind.PERCENTAGE: CouponType.PERCENTAGE,
+    RewardKind.FIXED_AMOUNT: CouponType.FIXED_AMOUNT,
+    RewardKind.FREE_SHIPPING: CouponType.FREE_SHIPPING,
+    RewardKind.FREE_PRODUCT: CouponType.PERCENTAGE,
+}
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput("This is not a number.", field=field) from exc
+    if number < 0 or not number.is_finite():
+        raise InvalidInput("The value is zero or more.", field=field)
+    return number
+
+
+@transaction.atomic
+def reward_create(
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    name: str,
+    kind: str,
+    points_cost: int,
+    value: Any = 0,
+    description: str = "",
+    coupon_label: str = "",
+    coupon_prefix: str = "",
+    coupon_valid_days: int | None = None,
+    minimum_order: Any = None,
+    product_ids: list[str] | None = None,
+    starts_at: datetime.datetime | None = None,
+    ends_at: datetime.datetime | None = None,
+    stock: int | None = None,
+    is_active: bool = True,
+) -> Reward:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise InvalidInput("A reward name has 1 to 100 characters.", field="name")
+    if kind not in RewardKind.values:
+        raise InvalidInput(f"The kind is one of {', '.join(RewardKind.values)}.", field="kind")
+    if not isinstance(points_cost, int) or points_cost < 1:
+        raise InvalidInput("A reward costs at least 1 point.", field="points_cost")
+    amount = _decimal(value, "value")
+    if kind == RewardKind.PERCENTAGE and not Decimal(0) < amount <= Decimal(100):
+        raise InvalidInput("A percentage is above 0 and at most 100.", field="value")
+    if kind == RewardKind.FIXED_AMOUNT and amount <= 0:
+        raise InvalidInput("A fixed amount is above zero.", field="value")
+    if kind == RewardKind.FREE_PRODUCT and not product_ids:
+        raise InvalidInput("Name the product(s) the reward makes free.", field="product_ids")
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise InvalidInput("The end comes after the start.", field="ends_at")
+    if stock is not None and stock < 0:
+        raise InvalidInput("Stock is zero or more.", field="stock")
+    return Reward.objects.create(
+        merchant=merchant,
+        name=name,
+        description=(description or "").strip(),
+        kind=kind,
+        value=amount,
+        points_cost=points_cost,
+        coupon_label=(coupon_label or "").strip()[:100],
+        coupon_prefix=(coupon_prefix or "").strip()[:12],
+        coupon_valid_days=coupon_valid_days,
+        minimum_order=None if minimum_order is None else _decimal(minimum_order, "minimum_order"),
+        product_ids=[str(p) for p in product_ids or []],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        stock=stock,
+        is_active=is_active,
+    )
+
+
+def _on_offer(merchant: Merchant, reward: Reward) -> None:
+    if reward.merchant_id != merchant.pk:
+        raise RewardNotFound(field="reward_id")
+    if not selectors.rewards_on_offer(merchant).filter(pk=reward.pk).exists():
+        reward.refresh_from_db(fields=["stock"])
+        if reward.stock == 0:
+            raise RewardOutOfStock(field="reward_id")
+        raise RewardNotAvailable(field="reward_id")
+
+
+def _issue_coupon(
+    *, merchant: Merchant, member: Member, reward: Reward, actor: Actor, key: str | None, ref: str
+) -> Any:
+    contact = member.linked_contact
+    if contact is None:
+        raise MemberHasNoContact()
+    applies_to = None
+    value = reward.value
+    if reward.kind == RewardKind.FREE_PRODUCT:
+        applies_to = {"kind": AppliesTo.PRODUCTS.value, "ids": reward.product_ids}
+        value = Decimal(100)
+    elif reward.kind == RewardKind.FREE_SHIPPING:
+        value = Decimal(0)
+    expires_at = (
+        timezone.now() + datetime.timedelta(days=reward.coupon_valid_days)
+        if reward.coupon_valid_days
+        else None
+    )
+    return coupon_services.coupon_issue(
+        merchant=merchant,
+        contact=contact,
+        actor=actor,
+        label=reward.coupon_label or reward.name,
+        type=COUPON_TYPES[RewardKind(reward.kind)],
+        value=value,
+        earning_method=EarningMethod.LOYALTY,
+        minimum_order=reward.minimum_order,
+        applies_to=applies_to,
+        expires_at=expires_at,
+        prefix=reward.coupon_prefix,
+        points_paid=reward.points_cost,
+        member=member,
+        reference=ref,
+        idempotency_key=f"claim:{key}" if key else None,
+    )
+
+
+@transaction.atomic
+def reward_claim(
+    *,
+    merchant: Merchant,
+    member: Member,
+    reward: Reward,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """ "Claim Reward": the points leave the ledger and the coupon is issued, together."""
+    # The member lock comes first: it orders concurrent claims of one member, and a
+    # retried claim with the same key waits here until the first one has committed.
+    member = loyalty_services.member_lock(merchant=merchant, member=member)
+    if idempotency_key:
+        first = Redemption.objects.filter(merchant=merchant, idempotency_key=idempotency_key)
+        if first.exists():
+            return first.select_related("coupon", "reward", "member").get()
+    _on_offer(merchant, reward)
+    entry = loyalty_services.points_redeem(
+        merchant=merchant,
+        member=member,
+        amount=reward.points_cost,
+        actor=actor,
+        reason=f"Reward: {reward.name}",
+        source=LedgerSource.REWARD,
+        reference=f"reward:{reward.pk}",
+        idempotency_key=f"claim:{idempotency_key}" if idempotency_key else None,
+    )
+    if reward.stock is not None:
+        # Conditional UPDATE: the row count says whether this claim got a unit.
+        taken = Reward.objects.filter(merchant=merchant, pk=reward.pk, stock__gt=0).update(
+            stock=F("stock") - 1
+        )
+        if not taken:
+            raise RewardOutOfStock(field="reward_id")
+    member.refresh_from_db()
+    redemption = Redemption(
+        merchant=merchant,
+        member=member,
+        reward=reward,
+        points=reward.points_cost,
+        entry=entry,
+        reward_kind=reward.kind,
+        reward_value=reward.value,
+        idempotency_key=idempotency_key or "",
+    )
+    redemption.set_actor(actor)
+    redemption.save()
+    if reward.kind != RewardKind.CUSTOM:
+        redemption.coupon = _issue_coupon(
+            merchant=merchant,
+            member=member,
+            reward=reward,
+            actor=actor,
+            key=idempotency_key,
+            ref=f"redemption:{redemption.pk}",
+        )
+        redemption.save(update_fields=["coupon"])
+    events.reward_claimed(redemption=redemption, actor=actor)
+    return redemption
+
+
+@transaction.atomic
+def redemption_manual(
+    *,
+    merchant: Merchant,
+    member: Member,
+    points: int,
+    note: str,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """ "Redeem Points Manually": a typed amount and a note, no reward, no coupon."""
+    member = loyalty_services.member_lock(merchant=merchant, member=member)
+    if idempotency_key:
+        first = Redemption.objects.filter(merchant=merchant, idempotency_key=idempotency_key)
+        if first.exists():
+            return first.select_related("coupon", "reward", "member").get()
+    entry = loyalty_services.points_redeem_manual(
+        merchant=merchant,
+        member=member,
+        amount=points,
+        note=note,
+        actor=actor,
+        idempotency_key=f"manual:{idempotency_key}" if idempotency_key else None,
+    )
+    redemption = Redemption(
+        merchant=merchant,
+        member=member,
+        points=points,
+        note=entry.reason,
+        entry=entry,
+        idempotency_key=idempotency_key or "",
+    )
+    redemption.set_actor(actor)
+    redemption.save()
+    return redemption
