@@ -10,6 +10,7 @@ from django.utils import timezone
 from patron.contacts.models import ActivityEvent
 from patron.lib.actors import ActorFields
 from patron.lib.scoping import merchant_scoped_manager
+from patron.lib.sealed import SealedTextField
 from patron.tenants.models import Merchant
 
 
@@ -23,7 +24,8 @@ class WebhookEndpoint(ActorFields):
     event_types = models.JSONField(default=list, blank=True)
     # The signing secret ("whsec_..."). Kept because every payload is signed with it;
     # the app shows it once, when the endpoint is created or the secret is rotated.
-    secret = models.CharField(max_length=100)
+    # Sealed at rest: whoever reads a dump could otherwise forge our signatures.
+    secret = SealedTextField()
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -245,13 +247,15 @@ class ShopifyStore(ActorFields):
     """A merchant's connected Shopify store.
 
     The Admin API access token and the webhook secret are write-only in the app: they
-    are shown nowhere after they are saved (the page says only that one is set).
+    are shown nowhere after they are saved (the page says only that one is set). They are
+    sealed at rest (patron.lib.sealed), so a database dump or backup does not give
+    anyone the store's admin access.
     """
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="+")
     shop_domain = models.CharField(max_length=255)  # e.g. "alpha.myshopify.com"
-    access_token = models.CharField(max_length=255)
-    webhook_secret = models.CharField(max_length=255)
+    access_token = SealedTextField()
+    webhook_secret = SealedTextField()
     api_version = models.CharField(max_length=10, default="2025-01")
     # Points are earned on what was paid for goods: without shipping and tax by default.
     exclude_shipping = models.BooleanField(default=True)
