@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 
 from patron.api import health
 from patron.api.core import api
+from patron.api.errors import server_error
 from patron.tenants import views as tenant_views
 
 urlpatterns = [
@@ -30,3 +31,6 @@ urlpatterns = [
     path("p/", include("patron.portal.urls")),
     path("settings/customer-page/", include("patron.portal.staff_urls")),
 ]
+
+# A database that is down answers 503 (retry), not 500: see patron/api/errors.py.
+handler500 = server_error
