@@ -95,6 +95,9 @@ class PointCategory(models.Model):
     color = models.CharField(max_length=7, default="#2563eb")
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # Archived categories keep the history that uses them but are no longer offered
+    # when staff give points.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     objects: "models.Manager[PointCategory]" = merchant_scoped_manager()
 
