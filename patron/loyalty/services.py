@@ -204,6 +204,196 @@ def tier_create(
     return tier
 
 
+# --- editing and removing categories and tiers ------------------------------------------
+
+
+class PointCategoryInUse(Conflict):
+    code = "point_category_in_use"
+    title = (
+        "Points were already given in this category, so it cannot be deleted. "
+        "Archive it instead: the history keeps it and Give Points stops offering it."
+    )
+
+
+class TierSetByHand(Conflict):
+    code = "tier_set_by_hand"
+    title = (
+        "Some members were given this tier by hand, so it cannot be deleted. "
+        'Move them to another tier with "Adjust points and tier" first.'
+    )
+
+
+def _settings_reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why.", field="reason")
+    return reason[:500]
+
+
+def _settings_audit(
+    merchant: Merchant, actor: Actor, action: str, row: Any, before: Any, **extra: Any
+) -> None:
+    from patron.audit.services import audit_record, snapshot
+
+    after = snapshot(row) if row.pk is not None else None
+    if extra:
+        after = {**(after or {}), **extra}
+    audit_record(merchant=merchant, actor=actor, action=action, obj=row, before=before, after=after)
+
+
+def _locked_category(merchant: Merchant, category: PointCategory) -> PointCategory:
+    found = PointCategory.objects.select_for_update().filter(merchant=merchant, pk=category.pk)
+    locked = found.first()
+    if locked is None:
+        raise NotFound("No such point category.", field="category")
+    return locked
+
+
+@transaction.atomic
+def point_category_update(
+    *, merchant: Merchant, category: PointCategory, name: str, color: str, actor: Actor
+) -> PointCategory:
+    from patron.audit.services import snapshot
+
+    category = _locked_category(merchant, category)
+    before = snapshot(category)
+    category.name = _clean_name(name)
+    category.color = _clean_color(color)
+    _save_named(category)
+    _settings_audit(merchant, actor, "loyalty.point_category_update", category, before)
+    return category
+
+
+@transaction.atomic
+def point_category_archive(
+    *, merchant: Merchant, category: PointCategory, actor: Actor, reason: str, archived: bool = True
+) -> PointCategory:
+    """Archive (or bring back) a category: its history stays, Give Points hides it."""
+    from patron.audit.services import snapshot
+
+    reason = _settings_reason(reason)
+    category = _locked_category(merchant, category)
+    before = snapshot(category)
+    category.archived_at = (category.archived_at or timezone.now()) if archived else None
+    category.save(update_fields=["archived_at"])
+    action = "loyalty.point_category_archive" if archived else "loyalty.point_category_restore"
+    _settings_audit(merchant, actor, action, category, before, reason=reason)
+    return category
+
+
+@transaction.atomic
+def point_category_delete(
+    *, merchant: Merchant, category: PointCategory, actor: Actor, reason: str
+) -> None:
+    """Delete a category nobody used yet; a used one is refused (archive it instead)."""
+    from patron.audit.services import audit_record, snapshot
+
+    reason = _settings_reason(reason)
+    category = _locked_category(merchant, category)
+    used = LedgerEntry.objects.filter(merchant=merchant, category=category).count()
+    if used:
+        raise PointCategoryInUse(field="category", entries=used)
+    before = snapshot(category)
+    pk = category.pk
+    category.delete()
+    category.pk = pk
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="loyalty.point_category_delete",
+        obj=category,
+        before=before,
+        after={"reason": reason},
+    )
+
+
+def _locked_tier(merchant: Merchant, tier: Tier) -> Tier:
+    locked = Tier.objects.select_for_update().filter(merchant=merchant, pk=tier.pk).first()
+    if locked is None:
+        raise NotFound("No such tier.", field="tier")
+    return locked
+
+
+@transaction.atomic
+def tier_update(
+    *,
+    merchant: Merchant,
+    tier: Tier,
+    actor: Actor,
+    name: str,
+    threshold: int,
+    color: str,
+    benefits: str = "",
+    earn_multiplier: Decimal | None = None,
+) -> Tier:
+    """Change a tier; a new threshold re-evaluates the members at once (the program's
+    downgrade policy still decides whether anyone goes down)."""
+    from patron.audit.services import snapshot
+
+    if threshold < 0:
+        raise InvalidInput("A threshold is zero or more.", field="threshold")
+    if earn_multiplier is not None and (earn_multiplier <= 0 or earn_multiplier > 100):
+        raise InvalidInput(
+            "The earning multiplier is above 0 and at most 100.", field="earn_multiplier"
+        )
+    tier = _locked_tier(merchant, tier)
+    before = snapshot(tier)
+    moved = tier.threshold != threshold
+    tier.name = _clean_name(name)
+    tier.threshold = threshold
+    tier.color = _clean_color(color)
+    tier.benefits = (benefits or "").strip()
+    if earn_multiplier is not None:
+        tier.earn_multiplier = earn_multiplier
+    _save_named(tier)
+    _settings_audit(merchant, actor, "loyalty.tier_update", tier, before)
+    if moved:
+        program = selectors.program(merchant)
+        ids = Member.objects.filter(merchant=merchant, deleted_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+        for member in Member.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk"):
+            _evaluate_tier(program, member, actor)
+    return tier
+
+
+@transaction.atomic
+def tier_delete(*, merchant: Merchant, tier: Tier, actor: Actor, reason: str) -> int:
+    """Delete a tier and move each member who had it to the best remaining tier they
+    qualify for. Refused while members hold it by hand. Returns how many moved."""
+    from patron.audit.services import audit_record, snapshot
+
+    reason = _settings_reason(reason)
+    tier = _locked_tier(merchant, tier)
+    holders = Member.objects.filter(merchant=merchant, tier=tier, deleted_at__isnull=True)
+    # Counted without a lock: PostgreSQL refuses FOR UPDATE with an aggregate.
+    by_hand = holders.filter(tier_manual=True).count()
+    if by_hand:
+        raise TierSetByHand(field="tier", members=by_hand)
+    program = selectors.program(merchant)
+    remaining = selectors.tiers(merchant).exclude(pk=tier.pk)
+    note = f"Tier {tier.name} deleted: {reason}"[:500]
+    moved = 0
+    for member in holders.select_for_update().order_by("pk"):
+        value = selectors.tier_qualifying_value(merchant, member)
+        target = remaining.filter(threshold__lte=value).order_by("-threshold").first()
+        _set_tier(program, member, target, actor, note, manual=False)
+        moved += 1
+    before = snapshot(tier)
+    pk = tier.pk
+    tier.delete()
+    tier.pk = pk
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="loyalty.tier_delete",
+        obj=tier,
+        before=before,
+        after={"reason": reason, "members_moved": moved},
+    )
+    return moved
+
+
 # --- members ----------------------------------------------------------------------------
 
 
