@@ -151,10 +151,15 @@ def contact_export(*, merchant: Merchant, contact: Contact) -> dict[str, Any]:
 
 
 @transaction.atomic
-def contact_erase(*, merchant: Merchant, contact: Contact, actor: Actor) -> Contact:
-    """Remove the contact's personal data for good; keep the row for ledgers and reports."""
+def contact_erase(
+    *, merchant: Merchant, contact: Contact, actor: Actor, reason: str = ""
+) -> Contact:
+    """Remove the contact's personal data for good; keep the row for ledgers and reports.
+
+    The reason staff give is kept (with the customer's own details blanked out of it)."""
     contact = Contact.objects.select_for_update().get(merchant=merchant, pk=contact.pk)
     values = personal_values(contact)
+    why = {"reason": redact(" ".join(reason.split())[:500], values)} if reason.strip() else None
     if contact.phone:
         ErasedPhone.objects.create(merchant=merchant, phone_hash=phone_hash(str(contact.phone)))
     for eraser in ERASERS.values():
@@ -174,11 +179,13 @@ def contact_erase(*, merchant: Merchant, contact: Contact, actor: Actor) -> Cont
     # The customer acting on the page is named by phone in the actor columns.
     customer_rows = ActivityEvent.objects.filter(merchant=merchant, actor_kind="customer")
     redact_rows(customer_rows, ["actor_label"], values)
-    events.record(merchant=merchant, type="contact_erased", actor=actor, contact=contact)
+    events.record(merchant=merchant, type="contact_erased", actor=actor, contact=contact, data=why)
     # Earlier audit entries copied the contact's fields; keep who did what and when.
     AuditEntry.objects.filter(
         merchant=merchant, object_type="contacts.Contact", object_id=str(contact.pk)
     ).update(before=None, after=None, object_label=f"#{contact.pk} (erased)")
     # The audit keeps who erased whom and when, not the erased data.
-    audit_record(merchant=merchant, actor=actor, action="contacts.contact_erase", obj=contact)
+    audit_record(
+        merchant=merchant, actor=actor, action="contacts.contact_erase", obj=contact, after=why
+    )
     return contact
