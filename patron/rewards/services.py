@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from patron.audit.services import audit_record, snapshot
 from patron.coupons import services as coupon_services
 from patron.coupons.models import AppliesTo, CouponType, EarningMethod
 from patron.lib.actors import Actor
@@ -264,3 +265,117 @@ def redemption_manual(
     redemption.set_actor(actor)
     redemption.save()
     return redemption
+
+
+# --- editing and ending rewards -----------------------------------------------------------
+
+REWARD_FIELDS = {
+    "name",
+    "description",
+    "kind",
+    "value",
+    "points_cost",
+    "coupon_label",
+    "coupon_prefix",
+    "coupon_valid_days",
+    "minimum_order",
+    "product_ids",
+    "starts_at",
+    "ends_at",
+    "stock",
+}
+
+
+def _check_reward(reward: Reward) -> None:
+    """The rules reward_create applies, on a reward's new terms."""
+    if not reward.name or len(reward.name) > 100:
+        raise InvalidInput("A reward name has 1 to 100 characters.", field="name")
+    if reward.kind not in RewardKind.values:
+        raise InvalidInput(f"The kind is one of {', '.join(RewardKind.values)}.", field="kind")
+    if not isinstance(reward.points_cost, int) or reward.points_cost < 1:
+        raise InvalidInput("A reward costs at least 1 point.", field="points_cost")
+    if reward.kind == RewardKind.PERCENTAGE and not Decimal(0) < reward.value <= Decimal(100):
+        raise InvalidInput("A percentage is above 0 and at most 100.", field="value")
+    if reward.kind == RewardKind.FIXED_AMOUNT and reward.value <= 0:
+        raise InvalidInput("A fixed amount is above zero.", field="value")
+    if reward.kind == RewardKind.FREE_PRODUCT and not reward.product_ids:
+        raise InvalidInput("Name the product(s) the reward makes free.", field="product_ids")
+    if reward.starts_at and reward.ends_at and reward.ends_at <= reward.starts_at:
+        raise InvalidInput("The end comes after the start.", field="ends_at")
+    if reward.stock is not None and reward.stock < 0:
+        raise InvalidInput("Stock is zero or more.", field="stock")
+    if reward.coupon_valid_days is not None and reward.coupon_valid_days < 1:
+        raise InvalidInput("A coupon is valid at least 1 day.", field="coupon_valid_days")
+
+
+def _clean_field(name: str, value: Any) -> Any:
+    if name == "name":
+        return " ".join((value or "").split())
+    if name in {"description", "coupon_label", "coupon_prefix"}:
+        limit = {"description": None, "coupon_label": 100, "coupon_prefix": 12}[name]
+        return (value or "").strip()[:limit]
+    if name == "minimum_order" and value is None:
+        return None
+    if name in {"value", "minimum_order"}:
+        return _decimal(value, name)
+    if name == "product_ids":
+        return [str(p) for p in value or []]
+    return value
+
+
+def _locked_reward(merchant: Merchant, reward: Reward) -> Reward:
+    locked = Reward.objects.select_for_update().filter(merchant=merchant, pk=reward.pk).first()
+    if locked is None:
+        raise RewardNotFound(field="reward_id")
+    return locked
+
+
+@transaction.atomic
+def reward_update(*, merchant: Merchant, reward: Reward, actor: Actor, **fields: Any) -> Reward:
+    """Change a reward's terms. Coupons already issued keep the terms they were issued
+    with; only later claims get the new ones."""
+    unknown = set(fields) - REWARD_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown reward fields: {', '.join(sorted(unknown))}.")
+    reward = _locked_reward(merchant, reward)
+    before = snapshot(reward)
+    for name, value in fields.items():
+        setattr(reward, name, _clean_field(name, value))
+    _check_reward(reward)
+    reward.save()
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="rewards.reward_update",
+        obj=reward,
+        before=before,
+        after=snapshot(reward),
+    )
+    return reward
+
+
+@transaction.atomic
+def reward_end(*, merchant: Merchant, reward: Reward, actor: Actor, reason: str) -> Reward:
+    """End a reward: it leaves the catalog and no one can claim it any more. Coupons
+    already issued for it stay valid, and past redemptions keep pointing at it."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why the reward ends.", field="reason")
+    reward = _locked_reward(merchant, reward)
+    before = snapshot(reward)
+    now = timezone.now()
+    reward.is_active = False
+    if reward.ends_at is None or reward.ends_at > now:
+        reward.ends_at = now
+    if reward.starts_at and reward.starts_at >= reward.ends_at:
+        reward.starts_at = None
+    reward.save(update_fields=["is_active", "ends_at", "starts_at"])
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="rewards.reward_end",
+        obj=reward,
+        before=before,
+        after={**(snapshot(reward) or {}), "reason": reason[:500]},
+    )
+    return reward
