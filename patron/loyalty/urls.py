@@ -5,6 +5,21 @@ from patron.loyalty import views
 app_name = "loyalty"
 urlpatterns = [
     path("settings/", views.program_settings, name="program_settings"),
+    path("settings/categories/<int:category_id>/edit/", views.category_edit, name="category_edit"),
+    path(
+        "settings/categories/<int:category_id>/archive/",
+        views.category_archive,
+        name="category_archive",
+    ),
+    path(
+        "settings/categories/<int:category_id>/delete/",
+        views.category_delete,
+        name="category_delete",
+    ),
+    path("settings/tiers/<int:tier_id>/edit/", views.tier_edit, name="tier_edit"),
+    path("settings/tiers/<int:tier_id>/delete/", views.tier_delete, name="tier_delete"),
+    path("settings/rewards/<int:reward_id>/edit/", views.reward_edit, name="reward_edit"),
+    path("settings/rewards/<int:reward_id>/end/", views.reward_end, name="reward_end"),
     path("members/", views.members, name="members"),
     path("members/activate/", views.members_activate, name="members_activate"),
     path("members/<int:member_id>/", views.member_page, name="member"),

@@ -11,9 +11,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,10 +23,10 @@ from patron.contacts.profile import profile_contact, profile_context
 from patron.lib.errors import PatronError
 from patron.lib.phones import try_parse_phone
 from patron.loyalty import selectors, services
-from patron.loyalty.models import Member, MemberStatus
+from patron.loyalty.models import Member, MemberStatus, PointCategory, Tier
 from patron.rewards import selectors as reward_selectors
 from patron.rewards import services as reward_services
-from patron.rewards.models import RewardKind
+from patron.rewards.models import Reward, RewardKind
 from patron.tenants.http import StaffRequest
 from patron.tenants.models import Role
 from patron.tenants.permissions import staff_required
@@ -61,7 +63,10 @@ def _points_context(request: StaffRequest, member: Member | None) -> dict[str, A
         return {"member": None}
     return {
         "member": member,
-        "categories": list(selectors.point_categories(request.merchant)),
+        # Archived categories stay in the history but are no longer offered.
+        "categories": list(
+            selectors.point_categories(request.merchant).filter(archived_at__isnull=True)
+        ),
         "multiplier": member.tier.earn_multiplier if member.tier else 1,
         "redeemable": reward_selectors.redeemable_rewards(request.merchant, member),
         "entries": list(selectors.ledger(request.merchant, member)[:20]),
@@ -399,13 +404,220 @@ def program_settings(request: StaffRequest) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
         return redirect("loyalty:program_settings")
+    live_members = Q(members__deleted_at__isnull=True)
     context = {
         "section": "settings",
         "settings_page": "program",
         "program": selectors.program(request.merchant),
         "categories": selectors.point_categories(request.merchant),
-        "tiers": selectors.tiers(request.merchant),
+        "tiers": selectors.tiers(request.merchant).annotate(
+            holders=Count("members", filter=live_members),
+            by_hand=Count("members", filter=live_members & Q(members__tier_manual=True)),
+        ),
         "rewards": reward_selectors.rewards(request.merchant),
         "reward_kinds": RewardKind.choices,
+        "now": timezone.now(),
     }
     return render(request, "loyalty/program_settings.html", context)
+
+
+# --- editing and removing categories, tiers and rewards (owners and managers) ------------
+
+
+def _said(error: PatronError) -> str:
+    """The refusal in the person's language; the service's English as a last resort."""
+    by_code = {
+        "name_taken": _("This name is already used."),
+        "point_category_in_use": _(
+            "Points were already given in this category, so it cannot be deleted. "
+            "Archive it instead: the history keeps it and Give Points stops offering it."
+        ),
+        "tier_set_by_hand": _(
+            "Some members were given this tier by hand, so it cannot be deleted. "
+            "Move them to another tier with “Adjust points and tier” first."
+        ),
+    }
+    by_field = {
+        "name": _("A name has 1 to 60 characters."),
+        "color": _("A colour is written #rrggbb."),
+        "threshold": _("A threshold is zero or more."),
+        "reason": _("Say why."),
+        "points_cost": _("A reward costs at least 1 point."),
+        "value": _(
+            "Check the value: a percentage is above 0 and at most 100, an amount is above zero."
+        ),
+        "stock": _("Stock is zero or more."),
+        "coupon_valid_days": _("A coupon is valid at least 1 day."),
+        "product_ids": _("Name the product(s) the reward makes free."),
+    }
+    if error.code in by_code:
+        return by_code[error.code]
+    if error.code == "invalid_input" and error.field in by_field:
+        return by_field[error.field]
+    return error.message
+
+
+def _settings_write(request: StaffRequest, done: str, write: Any) -> HttpResponse:
+    try:
+        write()
+    except PatronError as error:
+        messages.error(request, _said(error))
+    else:
+        messages.success(request, done)
+    return redirect("loyalty:program_settings")
+
+
+def _category_or_404(request: StaffRequest, category_id: int) -> PointCategory:
+    category = selectors.point_category_get(request.merchant, category_id)
+    if category is None:
+        raise Http404
+    return category
+
+
+def _tier_or_404(request: StaffRequest, tier_id: int) -> Tier:
+    tier = selectors.tiers(request.merchant).filter(pk=tier_id).first()
+    if tier is None:
+        raise Http404
+    return tier
+
+
+def _reward_or_404(request: StaffRequest, reward_id: int) -> Reward:
+    reward = reward_selectors.reward_get(request.merchant, reward_id)
+    if reward is None:
+        raise Http404
+    return reward
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def category_edit(request: StaffRequest, category_id: int) -> HttpResponse:
+    category = _category_or_404(request, category_id)
+    return _settings_write(
+        request,
+        _("Point category saved."),
+        lambda: services.point_category_update(
+            merchant=request.merchant,
+            category=category,
+            actor=request.actor,
+            name=request.POST.get("name", ""),
+            color=request.POST.get("color", ""),
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def category_archive(request: StaffRequest, category_id: int) -> HttpResponse:
+    category = _category_or_404(request, category_id)
+    archived = request.POST.get("archived", "1") != "0"
+    return _settings_write(
+        request,
+        _("Point category archived.") if archived else _("Point category offered again."),
+        lambda: services.point_category_archive(
+            merchant=request.merchant,
+            category=category,
+            actor=request.actor,
+            reason=request.POST.get("reason", ""),
+            archived=archived,
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def category_delete(request: StaffRequest, category_id: int) -> HttpResponse:
+    category = _category_or_404(request, category_id)
+    return _settings_write(
+        request,
+        _("Point category deleted."),
+        lambda: services.point_category_delete(
+            merchant=request.merchant,
+            category=category,
+            actor=request.actor,
+            reason=request.POST.get("reason", ""),
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def tier_edit(request: StaffRequest, tier_id: int) -> HttpResponse:
+    tier = _tier_or_404(request, tier_id)
+    threshold = _int(request.POST.get("threshold"))
+    return _settings_write(
+        request,
+        _("Tier saved."),
+        lambda: services.tier_update(
+            merchant=request.merchant,
+            tier=tier,
+            actor=request.actor,
+            name=request.POST.get("name", ""),
+            threshold=threshold if threshold is not None else -1,
+            color=request.POST.get("color", ""),
+            benefits=request.POST.get("benefits", ""),
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def tier_delete(request: StaffRequest, tier_id: int) -> HttpResponse:
+    tier = _tier_or_404(request, tier_id)
+    return _settings_write(
+        request,
+        _("Tier deleted; its members were moved to the tier they qualify for."),
+        lambda: services.tier_delete(
+            merchant=request.merchant,
+            tier=tier,
+            actor=request.actor,
+            reason=request.POST.get("reason", ""),
+        ),
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    # Blank means "none" (no limit); text that is not a number becomes -1, refused.
+    if str(value or "").strip() == "":
+        return None
+    number = _int(value)
+    return -1 if number is None else number
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def reward_edit(request: StaffRequest, reward_id: int) -> HttpResponse:
+    reward = _reward_or_404(request, reward_id)
+    cost = _int(request.POST.get("points_cost"))
+    return _settings_write(
+        request,
+        _("Reward saved."),
+        lambda: reward_services.reward_update(
+            merchant=request.merchant,
+            reward=reward,
+            actor=request.actor,
+            name=request.POST.get("name", ""),
+            kind=request.POST.get("kind", ""),
+            value=request.POST.get("value") or 0,
+            points_cost=cost if cost is not None else 0,
+            coupon_label=request.POST.get("coupon_label", ""),
+            coupon_valid_days=_optional_int(request.POST.get("coupon_valid_days")),
+            stock=_optional_int(request.POST.get("stock")),
+            description=request.POST.get("description", ""),
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
+def reward_end(request: StaffRequest, reward_id: int) -> HttpResponse:
+    reward = _reward_or_404(request, reward_id)
+    return _settings_write(
+        request,
+        _("Reward ended: it can no longer be claimed. Coupons already issued stay valid."),
+        lambda: reward_services.reward_end(
+            merchant=request.merchant,
+            reward=reward,
+            actor=request.actor,
+            reason=request.POST.get("reason", ""),
+        ),
+    )
