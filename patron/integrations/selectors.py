@@ -1,8 +1,8 @@
 """Reads for integrations. The merchant comes first, always."""
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from patron.integrations.models import WebhookDelivery, WebhookEndpoint
+from patron.integrations.models import CouponSync, SyncStatus, WebhookDelivery, WebhookEndpoint
 from patron.tenants.models import Merchant
 
 # The domain events an endpoint may subscribe to. Apps that add event types describe
@@ -57,3 +57,28 @@ def delivery_get(merchant: Merchant, delivery_id: int) -> WebhookDelivery | None
         .select_related("endpoint")
         .first()
     )
+
+
+# A sync is done once it succeeded or was cancelled (its coupon deleted before it
+# reached the store); every other state is something staff may need to act on.
+SYNC_DONE = [SyncStatus.SUCCEEDED, SyncStatus.CANCELLED]
+
+
+def coupon_syncs(merchant: Merchant) -> QuerySet[CouponSync]:
+    """The store syncs of coupon changes, the unfinished ones first, then newest first."""
+    return (
+        CouponSync.objects.filter(merchant=merchant)
+        .select_related("coupon")
+        .annotate(
+            done=Case(
+                When(status__in=SYNC_DONE, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("done", "-created_at", "-pk")
+    )
+
+
+def coupon_syncs_not_done(merchant: Merchant) -> QuerySet[CouponSync]:
+    return CouponSync.objects.filter(merchant=merchant).exclude(status__in=SYNC_DONE)

@@ -16,12 +16,12 @@ from django_scopes import scope
 from patron.integrations import exports, imports, selectors, services
 from patron.integrations.forms import EndpointForm, ShopifyStoreForm
 from patron.integrations.models import (
-    CouponSync,
     ImportBatch,
     ImportRow,
     ImportStatus,
     RowOutcome,
     ShopifyWebhookReceipt,
+    SyncStatus,
     WebhookEndpoint,
 )
 from patron.integrations.shopify import incoming
@@ -306,6 +306,7 @@ def shopify(request: StaffRequest) -> HttpResponse:
         else:
             messages.success(request, _("Store settings saved."))
             return redirect("integrations:shopify")
+    open_syncs = list(selectors.coupon_syncs_not_done(request.merchant)[:500])
     context = {
         "section": SECTION,
         "tab": "shopify",
@@ -317,9 +318,10 @@ def shopify(request: StaffRequest) -> HttpResponse:
         "receipts": ShopifyWebhookReceipt.objects.filter(merchant=request.merchant).order_by(
             "-received_at"
         )[:20],
-        "syncs": CouponSync.objects.filter(merchant=request.merchant)
-        .select_related("coupon")
-        .order_by("-created_at")[:20],
+        "syncs": selectors.coupon_syncs(request.merchant)[:50],
+        # Code changes the store has not got yet: staff see how many, and which failed.
+        "open_syncs": open_syncs,
+        "failed_syncs": sum(1 for sync in open_syncs if sync.status == SyncStatus.FAILED),
     }
     return render(request, "integrations/shopify.html", context, status=422 if form.errors else 200)
 

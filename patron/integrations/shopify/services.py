@@ -152,8 +152,67 @@ def coupon_syncs_create(*, merchant: Merchant, event: ActivityEvent) -> CouponSy
             sync.save()
     except IntegrityError:
         return None  # the same event seen twice
+    _record_state(sync)
     _enqueue(sync)
     return sync
+
+
+def _coupon_brief(coupon: Any) -> dict[str, Any]:
+    return {
+        "coupon_id": str(coupon.pk),
+        "code": coupon.code,
+        "label": coupon.label,
+        "status": coupon.status,
+    }
+
+
+def sync_state(sync: CouponSync) -> dict[str, Any]:
+    """Where a sync stands, as the coupon's Event Data and the Shopify page show it."""
+    return {
+        "platform": "shopify",
+        "action": sync.action,
+        "state": sync.status,
+        "attempts": sync.attempts,
+        "last_error": sync.last_error or None,
+        "last_attempt_at": sync.last_attempt_at.isoformat() if sync.last_attempt_at else None,
+        "next_retry_at": (
+            sync.next_attempt_at.isoformat()
+            if sync.status in {SyncStatus.PENDING, SyncStatus.RETRYING}
+            else None
+        ),
+        "external_id": sync.shopify_id,
+    }
+
+
+def _record_state(sync: CouponSync) -> None:
+    """Keep the coupon's `synced` history entry for this sync up to date.
+
+    One entry per sync (create or delete), found by its key and rewritten after every
+    attempt, so the Event Data of a coupon whose store is down says so (state,
+    attempts, last error, next retry) without adding an entry per retry: an outage
+    of a day would otherwise bury the coupon's history under a hundred failures.
+    """
+    from patron.coupons.models import CouponEvent, CouponEventType
+
+    key = f"shopify-sync:{sync.pk}"
+    data = {
+        **_coupon_brief(sync.coupon),
+        **sync_state(sync),
+        "updated_at": timezone.now().isoformat(),
+    }
+    updated = CouponEvent.objects.filter(
+        merchant=sync.merchant, coupon=sync.coupon, idempotency_key=key
+    ).update(data=data)
+    if not updated:
+        event = CouponEvent(
+            merchant=sync.merchant,
+            coupon=sync.coupon,
+            type=CouponEventType.SYNCED,
+            data=data,
+            idempotency_key=key,
+        )
+        event.set_actor(ACTOR)
+        event.save()
 
 
 def discount_input(coupon: Any) -> tuple[str, str, str, dict[str, Any]]:
@@ -238,6 +297,8 @@ def _delete(store: ShopifyStore, sync: CouponSync) -> str:
             pk=created.pk, status__in=[SyncStatus.PENDING, SyncStatus.RETRYING, SyncStatus.FAILED]
         ).update(status=SyncStatus.CANCELLED, last_error="Deleted before it reached the store")
         if stopped:
+            created.refresh_from_db()
+            _record_state(created)
             return ""
         raise client.ShopifyRetry("The create of this code is still being sent.", retry_after=5)
     result = _call(store, client.DELETE, {"id": created.shopify_id}).get("discountCodeDelete") or {}
@@ -249,7 +310,7 @@ def _delete(store: ShopifyStore, sync: CouponSync) -> str:
 
 def coupon_sync_send(*, merchant: Merchant, sync_id: int) -> CouponSync | None:
     """One attempt at a due sync; None when another worker has it or it is not due."""
-    from patron.coupons import services as coupons
+    from patron.contacts.events import record
 
     now = timezone.now()
     claimed = (
@@ -286,19 +347,25 @@ def coupon_sync_send(*, merchant: Merchant, sync_id: int) -> CouponSync | None:
         sync.last_error = ""
     with transaction.atomic():
         sync.save()
+        # The coupon's own history (its Event Data) says where the sync stands.
+        _record_state(sync)
         if sync.status == SyncStatus.RETRYING:
             from patron.integrations.tasks import coupon_sync_run
 
             task = coupon_sync_run.using(run_after=sync.next_attempt_at)
             transaction.on_commit(lambda: task.enqueue(merchant.pk, sync.pk))
-        elif sync.status == SyncStatus.SUCCEEDED and sync.shopify_id:
-            # The coupon's own history (its Event Data) says where the code lives.
-            coupons.coupon_record_synced(
+        elif (
+            sync.status == SyncStatus.SUCCEEDED
+            and sync.action == SyncAction.CREATE
+            and sync.shopify_id
+        ):
+            # The contact's timeline says where the code lives.
+            record(
                 merchant=merchant,
-                coupon=sync.coupon,
+                type="coupon_synced",
                 actor=ACTOR,
-                platform="shopify",
-                external_id=sync.shopify_id,
+                contact=sync.coupon.contact,
+                data={**_coupon_brief(sync.coupon), **sync_state(sync)},
             )
     if sync.status != SyncStatus.SUCCEEDED:
         logger.info("shopify %s of coupon %s: %s", sync.action, sync.coupon_id, sync.last_error)

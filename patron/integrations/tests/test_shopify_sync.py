@@ -264,3 +264,71 @@ def test_connecting_from_the_app_checks_the_domain(trio):
         True,
         False,
     )
+
+
+def _sync_entries(trio, coupon):
+    with scope(merchant=trio.merchant):
+        return list(CouponEvent.objects.filter(coupon=coupon, type="synced").order_by("pk"))
+
+
+def test_a_pending_then_retrying_sync_shows_in_the_coupons_event_data(
+    trio, fake, mark, django_capture_on_commit_callbacks
+):
+    port = fake.server.port
+    _store(trio, fake.domain)
+    fake.stop()
+    coupon = issue(trio, django_capture_on_commit_callbacks, mark)
+    [entry] = _sync_entries(trio, coupon)
+    assert entry.data["state"] == "pending"
+    assert entry.data["attempts"] == 0
+    assert entry.data["next_retry_at"]
+
+    run_syncs(trio)
+    [sync] = syncs(trio)
+    [entry] = _sync_entries(trio, coupon)
+    assert entry.data["state"] == "retrying"
+    assert entry.data["attempts"] == 1
+    assert entry.data["last_error"] == sync.last_error
+    assert entry.data["next_retry_at"] == sync.next_attempt_at.isoformat()
+
+    # The Discount Codes tab's "Event Data" and the Shopify page say the same.
+    tab = trio.login(trio.alice).get(f"/contacts/{mark.pk}/discount-codes/").content.decode()
+    assert "retrying" in tab
+    page = trio.login(trio.alice).get("/integrations/shopify/").content.decode()
+    assert coupon.code in page
+    assert sync.last_error in page
+
+    back = FakeShopify().start(port=port)
+    try:
+        with time_machine.travel(sync.next_attempt_at + datetime.timedelta(seconds=1)):
+            tasks.coupon_syncs_due.call()
+    finally:
+        back.stop()
+    [entry] = _sync_entries(trio, coupon)
+    assert entry.data["state"] == "succeeded"
+    assert entry.data["attempts"] == 2
+    assert entry.data["last_error"] is None
+    assert entry.data["next_retry_at"] is None
+    assert entry.data["external_id"].startswith("gid://shopify/DiscountCodeNode/")
+
+
+def test_a_refused_sync_shows_failed_with_the_stores_answer(
+    trio, fake, mark, django_capture_on_commit_callbacks
+):
+    with scope(merchant=trio.merchant):
+        shopify.store_connect(
+            merchant=trio.merchant,
+            actor=trio.actor,
+            shop_domain=fake.domain,
+            access_token="wrong",
+            webhook_secret="s",
+        )
+    coupon = issue(trio, django_capture_on_commit_callbacks, mark)
+    run_syncs(trio)
+    [entry] = _sync_entries(trio, coupon)
+    assert entry.data["state"] == "failed"
+    assert entry.data["attempts"] == 1
+    assert "401" in entry.data["last_error"]
+    assert entry.data["next_retry_at"] is None
+    page = trio.login(trio.alice).get("/integrations/shopify/").content.decode()
+    assert "401" in page
