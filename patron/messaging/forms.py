@@ -95,11 +95,15 @@ class ChannelSettingsForm(forms.Form):
                 name = _config_field_name(channel, provider, field.name)
                 value = saved.get(field.name, field.default) if current else field.default
                 if field.secret:
+                    # A stored secret is never written back into the page: the field stays
+                    # empty and says that a value is saved (and kept when left empty).
+                    saved_note = _("saved, leave empty to keep") if current and value else ""
                     self.fields[name] = forms.CharField(
                         label=field.label,
                         required=False,
+                        help_text=saved_note,
                         widget=forms.PasswordInput(
-                            attrs={"placeholder": _("saved") if current and value else ""}
+                            render_value=False, attrs={"placeholder": saved_note}
                         ),
                     )
                 else:
