@@ -19,6 +19,31 @@ class ContactForm(forms.Form):
     )
 
 
+class ContactEditForm(ContactForm):
+    """ "Edit contact": the Create Contact fields and the tags, comma-separated."""
+
+    birthday = forms.DateField(
+        label=_("Birthday"),
+        required=False,
+        # ISO whatever the language: a date input reads only yyyy-mm-dd.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    tags = forms.CharField(label=_("Tags (separated by commas)"), max_length=1000, required=False)
+
+    def tag_names(self) -> list[str]:
+        names: dict[str, str] = {}
+        for part in self.cleaned_data.get("tags", "").split(","):
+            name = " ".join(part.split())
+            if name:
+                names.setdefault(name.lower(), name)
+        return list(names.values())
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+
 class NoteForm(forms.Form):
     text = forms.CharField(
         label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})

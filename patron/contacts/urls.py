@@ -21,4 +21,7 @@ urlpatterns = [
         "<int:contact_id>/membership/join/", loyalty_views.membership_join, name="membership_join"
     ),
     path("<int:contact_id>/notes/", views.note_add, name="note_add"),
+    path("<int:contact_id>/edit/", views.contact_edit, name="edit"),
+    path("<int:contact_id>/export/", views.contact_export, name="export"),
+    path("<int:contact_id>/erase/", views.contact_erase, name="erase"),
 ]
