@@ -66,6 +66,27 @@ def leaderboard(
     return [LeaderboardRow(rank=i + 1, member=m, points=p) for i, (m, p) in enumerate(rows)]
 
 
+def member_rank(merchant: Merchant, member: Member) -> int | None:
+    """The member's place on the all-time leaderboard (1 is first), None when not on it.
+
+    The same order as `leaderboard`: lifetime points, then the older member first.
+    """
+    if (
+        member.deleted_at is not None
+        or member.status == MemberStatus.EXCLUDED
+        or member.points_lifetime <= 0
+    ):
+        return None
+    # Two plain counts rather than one with OR: each reads the member_rank index alone
+    # (reports migration 0001), never the member rows.
+    ranked = Member.objects.filter(
+        merchant=merchant, deleted_at__isnull=True, points_lifetime__gt=0
+    ).exclude(status=MemberStatus.EXCLUDED)
+    ahead = ranked.filter(points_lifetime__gt=member.points_lifetime).count()
+    ahead += ranked.filter(points_lifetime=member.points_lifetime, pk__lt=member.pk).count()
+    return ahead + 1
+
+
 @dataclass
 class Summary:
     start: datetime.date | None

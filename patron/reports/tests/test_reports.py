@@ -92,3 +92,21 @@ def test_outsider_sees_none_of_the_figures(trio):
     assert body["points_issued"] == 0
     assert body["outstanding_points"] == 0
     assert sum(body["members_by_status"].values()) == 0
+
+
+def test_member_rank_matches_the_leaderboard_order_with_ties_to_the_older_member(trio):
+    from patron.reports import selectors
+
+    top, second, _ = world(trio)
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        tied = MemberFactory(merchant=merchant)
+        services.points_give(merchant=merchant, member=tied, amount=200, actor=ACTOR)
+        board = selectors.leaderboard(merchant, limit=50)
+        for row in board:
+            row.member.refresh_from_db()
+            assert selectors.member_rank(merchant, row.member) == row.rank
+        assert [row.member.pk for row in board] == [top.pk, second.pk, tied.pk]
+        others = MemberFactory._meta.model.objects.exclude(pk__in=[top.pk, second.pk, tied.pk])
+        # Excluded members and members who never earned are not on the board.
+        assert [selectors.member_rank(merchant, m) for m in others] == [None, None]
