@@ -110,7 +110,7 @@ def test_the_edit_page_speaks_vietnamese(trio, mark):
     client.cookies["django_language"] = "vi"
     answer = _edit(client, mark, phone="12")
     page = answer.content.decode()
-    assert "Sửa liên hệ" in page
+    assert "Sửa thông tin khách hàng" in page
     assert "This is not a valid phone number." not in page
 
 
