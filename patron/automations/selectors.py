@@ -82,7 +82,18 @@ def step_warnings(step: WorkflowStep) -> list[str]:
         action = actions.get(step.action_type)
     except actions.UnknownAction:
         return [_("This step type no longer exists.")]
-    return action.warnings(step.config or {})
+    config = step.config or {}
+    found = action.warnings(config)
+    channel = getattr(action, "channel", "")
+    key = str(config.get("template_key", "")).strip()
+    if channel and key and not str(config.get("body", "")).strip():
+        from patron.messaging.selectors import template_exists
+
+        if not template_exists(step.merchant_id, key, channel):
+            found.append(
+                _("There is no message template “%(key)s” for this channel.") % {"key": key}
+            )
+    return found
 
 
 def workflow_warnings(workflow: Workflow) -> list[str]:

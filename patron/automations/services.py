@@ -384,9 +384,12 @@ def event_dispatch(event: ActivityEvent) -> list[Enrollment]:
 
 @transaction.atomic
 def workflows_install_defaults(*, merchant: Merchant, actor: Actor = SYSTEM) -> list[Workflow]:
-    """The built-in workflows every new merchant starts with (see `templates.py`)."""
+    """The built-in workflows every new merchant starts with (see `templates.py`),
+    and the message templates they send. Idempotent: what exists is left alone."""
     from patron.automations import templates
+    from patron.messaging.services import message_templates_install_defaults
 
+    message_templates_install_defaults(merchant=merchant, actor=actor)
     with scope(merchant=merchant):
         return _install(merchant, actor, templates.built_in(merchant))
 

@@ -4,6 +4,9 @@
 contacts list; it activates the member, welcomes them by SMS and email and tells the staff.
 It starts published (green). The others start as drafts (yellow) for the merchant to check
 the offer and publish.
+
+Their messages are the merchant's built-in message templates (patron/messaging/defaults.py,
+in English and Vietnamese), installed first, so a merchant rewords a message in one place.
 """
 
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from patron.automations.models import ReEntry, TriggerType
+from patron.messaging import defaults as messages
 from patron.tenants.models import Merchant
 
 ADD_TO_PROGRAM = "add_to_loyalty_program"
@@ -41,26 +45,8 @@ def built_in(merchant: Merchant) -> list[Template]:
                 published=True,
                 steps=[
                     {"action_type": "add_to_program"},
-                    {
-                        "action_type": "send_sms",
-                        "config": {
-                            "body": _(
-                                "Hi {first_name}, welcome to the {merchant} loyalty program! "
-                                "You now earn points on every visit."
-                            )
-                        },
-                    },
-                    {
-                        "action_type": "send_email",
-                        "config": {
-                            "subject": _("Welcome to the {merchant} loyalty program"),
-                            "body": _(
-                                "Hi {first_name},\n\nYou are now a member of the {merchant} "
-                                "loyalty program. You earn points on every visit and can "
-                                "spend them on rewards.\n\nSee you soon!"
-                            ),
-                        },
-                    },
+                    _send("send_sms", messages.WELCOME),
+                    _send("send_email", messages.WELCOME),
                     {
                         "action_type": "notify_staff",
                         "config": {"text": _("{name} was added to the loyalty program")},
@@ -70,7 +56,7 @@ def built_in(merchant: Merchant) -> list[Template]:
             Template(
                 key="birthday_coupon",
                 name=_("Birthday coupon"),
-                description=_("On the customer's birthday, a coupon by SMS."),
+                description=_("On the customer's birthday, a coupon by SMS and email."),
                 trigger_type=TriggerType.BIRTHDAY,
                 trigger_config={"hour": 9},
                 steps=[
@@ -83,16 +69,8 @@ def built_in(merchant: Merchant) -> list[Template]:
                             "valid_days": 30,
                         },
                     },
-                    {
-                        "action_type": "send_sms",
-                        "config": {
-                            "body": _(
-                                "Happy birthday {first_name}! A gift from {merchant}: your "
-                                "birthday discount code {coupon_code}."
-                            ),
-                            "marketing": True,
-                        },
-                    },
+                    _send("send_sms", messages.BIRTHDAY_COUPON, marketing=True),
+                    _send("send_email", messages.BIRTHDAY_COUPON, marketing=True),
                 ],
             ),
             Template(
@@ -111,16 +89,8 @@ def built_in(merchant: Merchant) -> list[Template]:
                             "valid_days": 14,
                         },
                     },
-                    {
-                        "action_type": "send_sms",
-                        "config": {
-                            "body": _(
-                                "We miss you, {first_name}! Come back to {merchant} with this "
-                                "discount code: {coupon_code}"
-                            ),
-                            "marketing": True,
-                        },
-                    },
+                    _send("send_sms", messages.REINVITATION_COUPON, marketing=True),
+                    _send("send_email", messages.REINVITATION_COUPON, marketing=True),
                 ],
             ),
             Template(
@@ -131,16 +101,16 @@ def built_in(merchant: Merchant) -> list[Template]:
                 trigger_config={"days": 14, "hour": 10},
                 reentry=ReEntry.ALWAYS,
                 steps=[
-                    {
-                        "action_type": "send_sms",
-                        "config": {
-                            "body": _(
-                                "{first_name}, {expiring_points} of your {merchant} points "
-                                "expire on {points_expire_on}. Come and spend them!"
-                            ),
-                            "marketing": True,
-                        },
-                    }
+                    _send("send_sms", messages.POINTS_EXPIRING, marketing=True),
+                    _send("send_email", messages.POINTS_EXPIRING, marketing=True),
                 ],
             ),
         ]
+
+
+def _send(action_type: str, template_key: str, marketing: bool = False) -> dict[str, Any]:
+    """A send step that uses one of the merchant's message templates (by key)."""
+    config: dict[str, Any] = {"template_key": template_key}
+    if marketing:
+        config["marketing"] = True
+    return {"action_type": action_type, "config": config}

@@ -29,6 +29,8 @@ MERGE_FIELDS = {
     "coupon_code": _("the coupon code the message is about"),
     "portal_link": _("the link to the customer page"),
     "merchant": _("the business name"),
+    "expiring_points": _("the points that expire soon (points-expiring reminder)"),
+    "points_expire_on": _("the date those points expire"),
 }
 
 # A preview shows these where a real contact would give values.
@@ -39,6 +41,8 @@ SAMPLE_VALUES = {
     "points": "1250",
     "tier": "Gold",
     "coupon_code": "BDAY-7K3Q9",
+    "expiring_points": "300",
+    "points_expire_on": "2026-12-31",
 }
 
 

@@ -52,6 +52,13 @@ def template_get(
     return found[0] if found else None
 
 
+def template_exists(merchant_id: int, key: str, channel: str) -> bool:
+    """Has the merchant a template with this key for this channel, in any language?"""
+    return MessageTemplate.objects.filter(
+        merchant_id=merchant_id, key=key, channel=channel
+    ).exists()
+
+
 def is_suppressed(
     merchant: Merchant, channel: str, address: str, contact: Contact | None = None
 ) -> bool:

@@ -8,6 +8,7 @@ that is retried, or run twice by two workers, never sends the same message twice
 
 import datetime
 import logging
+import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from patron.contacts.models import Contact
@@ -29,7 +30,7 @@ from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.lib.phones import parse_phone, try_parse_phone
 from patron.lib.text import fold
-from patron.messaging import events, merge, selectors
+from patron.messaging import defaults, events, merge, selectors
 from patron.messaging.models import (
     Channel,
     ChannelSettings,
@@ -57,6 +58,9 @@ STALE_CLAIM = datetime.timedelta(minutes=10)
 UNSUBSCRIBE_SALT = "patron.messaging.unsubscribe"
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "HUY"}
+# A marketing SMS that already tells how to opt out ("Reply STOP ...") gets no footer.
+# Upper case only: "Stop by on Friday" says nothing about opting out.
+MENTIONS_STOP = re.compile(r"\bSTOP\b")
 START_WORDS = {"START", "UNSTOP", "SUBSCRIBE"}
 
 
@@ -127,6 +131,19 @@ def _clean_body(channel: str, body: str, subject: str) -> tuple[str, str]:
     return body, subject
 
 
+def sms_opt_out_footer(language: str) -> str:
+    """How to opt out, in the message's language (STOP works in every language)."""
+    with translation.override(language or "en"):
+        return _("Reply STOP to opt out")
+
+
+def with_sms_opt_out(body: str, language: str) -> str:
+    """A marketing SMS ends with how to opt out, unless it already mentions STOP."""
+    if MENTIONS_STOP.search(body):
+        return body
+    return f"{body}\n{sms_opt_out_footer(language)}"
+
+
 def unsubscribe_token(merchant: Merchant, channel: str, address: str) -> str:
     return signing.dumps({"m": merchant.pk, "c": channel, "a": address}, salt=UNSUBSCRIBE_SALT)
 
@@ -175,11 +192,13 @@ def message_send(
     marketing: bool = False,
     idempotency_key: str | None = None,
     template_key: str = "",
+    language: str = "",
 ) -> Message:
     """Queue a message; it is delivered by the merchant's provider after commit.
 
     Marketing messages to an address that opted out are recorded as `suppressed` and
     never sent; those written inside the merchant's quiet hours wait for their end.
+    Marketing SMS end with how to opt out, in `language` (default: the merchant's).
     """
     channel = _clean_channel(channel)
     if found := _replay(merchant, idempotency_key):
@@ -188,6 +207,13 @@ def message_send(
         raise NotFound("No such contact.", field="contact")
     address = _address(merchant, channel, contact, to)
     body, subject = _clean_body(channel, body, subject)
+    if marketing and channel == Channel.SMS:
+        body = with_sms_opt_out(body, language or merchant.language)
+        if len(body) > MAX_SMS_LENGTH:
+            raise InvalidInput(
+                f"A message has at most {MAX_SMS_LENGTH} characters with its opt-out line.",
+                field="body",
+            )
     message = Message(
         merchant=merchant,
         channel=channel,
@@ -207,7 +233,8 @@ def message_send(
         message.send_after = channels.quiet_until(timezone.now(), ZoneInfo(merchant.timezone))
         if channel == Channel.EMAIL:
             link = unsubscribe_url(merchant, channel, address)
-            message.body += "\n\n" + _("Unsubscribe: %(link)s") % {"link": link}
+            with translation.override(language or merchant.language or "en"):
+                message.body += "\n\n" + _("Unsubscribe: %(link)s") % {"link": link}
     try:
         # A savepoint: when a concurrent call with the same key wins, its row is the answer.
         with transaction.atomic():
@@ -258,6 +285,7 @@ def message_send_template(
         marketing=marketing or template.marketing,
         idempotency_key=idempotency_key,
         template_key=template.key,
+        language=template.language,
     )
 
 
@@ -720,6 +748,43 @@ def message_template_save(
             _("A template with this key, channel and language exists already."), field="key"
         ) from exc
     return template
+
+
+@transaction.atomic
+def message_templates_install_defaults(
+    *, merchant: Merchant, actor: Actor = SYSTEM
+) -> list[MessageTemplate]:
+    """The built-in templates (see `defaults.py`) the merchant does not have yet.
+
+    Idempotent: a template that exists (with its key, channel and language) is left as
+    the merchant wrote it, so running this again creates nothing and changes nothing.
+    """
+    from django_scopes import scope
+
+    made = []
+    with scope(merchant=merchant):
+        have = set(
+            MessageTemplate.objects.filter(merchant=merchant).values_list(
+                "key", "channel", "language"
+            )
+        )
+        for default in defaults.BUILT_IN:
+            if (default.key, default.channel, default.language) in have:
+                continue
+            made.append(
+                message_template_save(
+                    merchant=merchant,
+                    actor=actor,
+                    key=default.key,
+                    channel=default.channel,
+                    language=default.language,
+                    name=default.name,
+                    subject=default.subject,
+                    body=default.body,
+                    marketing=default.marketing,
+                )
+            )
+    return made
 
 
 @transaction.atomic

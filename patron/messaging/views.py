@@ -19,6 +19,7 @@ from patron.lib.errors import PatronError
 from patron.messaging import merge, selectors, services
 from patron.messaging.forms import ChannelSettingsForm, SendSmsForm, TemplateForm
 from patron.messaging.models import Channel, MessageStatus, MessageTemplate
+from patron.messaging.segments import sms_segments
 from patron.tenants.http import StaffRequest
 from patron.tenants.models import Merchant, Role
 from patron.tenants.permissions import has_role, staff_required
@@ -215,14 +216,25 @@ def template_edit(request: StaffRequest, message_template_id: int | None = None)
 
 
 def _preview(merchant: Merchant, form: TemplateForm) -> dict[str, Any]:
+    """The message as a customer would get it: sample values, and for a marketing SMS
+    the opt-out line that sending adds (counted in the segments)."""
     data = form.data if form.is_bound else form.initial
     body = str(data.get("body") or "")
     subject = str(data.get("subject") or "")
     values = merge.values_for(merchant, None) | merge.SAMPLE_VALUES
+    rendered = merge.render(body, values)
+    sms = data.get("channel", Channel.SMS) == Channel.SMS
+    marketing = str(data.get("marketing") or "").lower() not in {"", "false", "off", "0"}
+    if sms and marketing and rendered.strip():
+        language = str(data.get("language") or merchant.language)
+        rendered = services.with_sms_opt_out(rendered.strip(), language)
     return {
         "subject": merge.render(subject, values),
-        "body": merge.render(body, values),
+        "body": rendered,
         "unknown": merge.unknown_fields(body + " " + subject),
+        "sms": sms,
+        "characters": len(rendered),
+        "segments": sms_segments(rendered) if sms else 0,
     }
 
 
