@@ -167,3 +167,41 @@ def test_erase_asks_for_a_reason_and_records_who_and_why(trio, mark):
     assert entry.after == {"reason": "Customer asked by email"}
     assert entry.actor_label == trio.actor.label
     assert client.get(f"/contacts/{mark.pk}/").status_code == 404
+
+
+def test_the_edit_page_has_no_english_left_in_vietnamese(demo):
+    from django.utils import translation
+    from django.utils.translation import trans_real
+
+    from patron.reports.tests.test_vietnamese import (
+        ALWAYS_THE_SAME,
+        is_data,
+        owner,
+        stored_strings,
+        visible_texts,
+    )
+
+    with scope(merchant=demo.merchant):
+        mark = Contact.objects.get(merchant=demo.merchant, first_name="Mark")
+    catalog = trans_real.translation("vi")._catalog
+    english = {k for k, v in catalog.items() if isinstance(k, str) and k and v != k}
+    same_in_both = {k for k, v in catalog.items() if isinstance(k, str) and v == k}
+    data = stored_strings()
+    client = owner(demo)
+    left: set[str] = set()
+    for url, post in ((f"/contacts/{mark.pk}/edit/", None), (f"/contacts/{mark.pk}/edit/", "12")):
+
+        def render(language: str, url: str = url, post: str | None = post) -> set[str]:
+            client.cookies["django_language"] = language
+            if post is None:
+                return visible_texts(client.get(url).content.decode())
+            answer = client.post(url, {"first_name": "Mark", "phone": post})
+            return visible_texts(answer.content.decode())
+
+        in_english, in_vietnamese = render("en"), render("vi")
+        left |= {t for t in in_vietnamese if t in english and not is_data(t, data)}
+        left |= {
+            t for t in in_vietnamese & in_english if t not in same_in_both and not is_data(t, data)
+        }
+    translation.activate("en")
+    assert sorted(left - ALWAYS_THE_SAME) == []
