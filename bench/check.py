@@ -1,6 +1,7 @@
 """After a benchmark: do the books still balance? Prints JSON for bench/run.py.
 
 check.py claim MEMBER_ID -> {"consistent": bool, "redemptions": n, ...}
+check.py workflow ID     -> {"steps": n, "steps_per_s": x, "timer_late_p99_ms": ms, ...}
 """
 
 import json
@@ -36,6 +37,57 @@ def claim(member_id: int) -> dict[str, object]:
     }
 
 
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def workflow(workflow_id: int) -> dict[str, object]:
+    """Throughput and timer lateness of a finished benchmark workflow, from its runs.
+
+    Steps per second: runs done between the first start and the last finish. A timer is a
+    wait step: its lateness is how long after its due time a worker started it.
+    """
+    from django.db.models import Count, Max, Min
+
+    from patron.automations.models import Enrollment, StepRun
+    from patron.loyalty.models import LedgerEntry
+    from patron.messaging.models import Message
+
+    with scopes_disabled():
+        runs = StepRun.objects.filter(enrollment__workflow_id=workflow_id)
+        by_status = dict(runs.values_list("status").annotate(n=Count("id")))
+        span = runs.filter(status="succeeded").aggregate(
+            first=Min("started_at"), last=Max("finished_at")
+        )
+        timers = runs.filter(step__action_type="wait", status="succeeded").values_list(
+            "due_at", "started_at"
+        )
+        late = [(started - due).total_seconds() for due, started in timers]
+        enrollments = Enrollment.objects.filter(workflow_id=workflow_id)
+        by_enrollment = dict(enrollments.values_list("status").annotate(n=Count("id")))
+        merchant_id = enrollments.values_list("merchant_id", flat=True).first()
+        points = LedgerEntry.objects.filter(merchant_id=merchant_id, source="automation").count()
+        sms = Message.objects.filter(merchant_id=merchant_id, channel="sms").count()
+    done = by_status.get("succeeded", 0)
+    seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0.0
+    return {
+        "steps": done,
+        "seconds": round(seconds, 2),
+        "steps_per_s": round(done / seconds, 1) if seconds else 0.0,
+        "timer_late_p50_ms": round(_percentile(late, 50) * 1000, 1),
+        "timer_late_p99_ms": round(_percentile(late, 99) * 1000, 1),
+        "runs": by_status,
+        "enrollments": by_enrollment,
+        "points_given": points,
+        "sms": sms,
+    }
+
+
 if __name__ == "__main__":
-    command, member = sys.argv[1], int(sys.argv[2])
-    print(json.dumps(claim(member)))
+    command, target = sys.argv[1], int(sys.argv[2])
+    out = claim(target) if command == "claim" else workflow(target)
+    print(json.dumps(out))

@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 PG = "postgres://postgres@127.0.0.1:5432/"
 RESULTS = ROOT / "var" / "bench" / "results.json"
+# Migrated once per run; each benchmark's database is a copy of it (CREATE DATABASE
+# ... TEMPLATE), which takes a second where migrating takes half a minute.
+TEMPLATE = "patron_bench_template"
+_template = {"ready": False}
 
 
 @dataclass
@@ -58,6 +62,27 @@ def postgres_database(name: str) -> Iterator[str]:
         yield PG + name
     finally:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def migrated_database(name: str) -> Iterator[str]:
+    """A fresh database of Patron's current schema, dropped afterwards."""
+    if not _template["ready"]:
+        psql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        psql(f"CREATE DATABASE {TEMPLATE}")
+        patron(["migrate", "--noinput"], patron_env(PG + TEMPLATE))
+        _template["ready"] = True
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    try:
+        yield PG + name
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def drop_template() -> None:
+    psql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+    _template["ready"] = False
 
 
 def patron_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -142,6 +167,51 @@ def served(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@contextmanager
+def workers(env: dict[str, str], count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` background worker processes (`patron worker`), stopped afterwards."""
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-m", "patron", "worker"], env=env, cwd=ROOT, start_new_session=True
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def loadgen(*args: str, timeout: float = 600) -> dict[str, Any]:
+    """bench/loadgen.py in its own process; returns its JSON summary."""
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "loadgen.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"loadgen failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
 
 
 def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
