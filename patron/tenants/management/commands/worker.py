@@ -1,5 +1,7 @@
 """`patron worker`: run background jobs, and enqueue the periodic ones on time."""
 
+import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -8,6 +10,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 
 def run_clock(stop: threading.Event) -> None:
@@ -22,9 +26,44 @@ def run_clock(stop: threading.Event) -> None:
         now = time.monotonic()
         for index, (task, seconds) in enumerate(schedule):
             if now >= next_run[index]:
-                task.enqueue()
+                try:
+                    task.enqueue()
+                except Exception:
+                    # The queue is down (Redis restarting): try again at the next tick
+                    # instead of letting the clock die, or the sweeps that re-enqueue
+                    # work lost with the queue would never run again.
+                    logger.exception("Could not enqueue %s; retrying", task.name)
+                    continue
                 next_run[index] = now + seconds
         stop.wait(1.0)
+
+
+RQ_RESTART_SECONDS = 2.0
+
+
+def run_rq_worker() -> None:
+    """RQ's worker, started again whenever it quits because Redis went away.
+
+    RQ quits on a lost connection (django-rq exits with status 1); without this the
+    worker process would end and nothing would run once Redis is back. Work enqueued
+    while Redis was down is not lost: it waits in our own tables (messages, step runs,
+    webhook deliveries) and the clock's periodic sweeps enqueue it again.
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    while True:
+        try:
+            call_command("rqworker", "default", with_scheduler=True)
+            return  # a requested stop (SIGTERM, SIGINT)
+        except (RedisConnectionError, SystemExit) as error:
+            if isinstance(error, SystemExit) and not error.code:
+                raise
+            logger.warning("RQ worker lost Redis (%s); starting again", error)
+        # RQ's own signal handlers stay installed after it quits; a stop asked for
+        # while we wait must end the process, as it would without RQ.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        time.sleep(RQ_RESTART_SECONDS)
 
 
 class Command(BaseCommand):
@@ -40,7 +79,7 @@ class Command(BaseCommand):
             threading.Thread(target=run_clock, args=(stop,), daemon=True, name="clock").start()
         try:
             if settings.TASKS_BACKEND == "rq":
-                call_command("rqworker", "default", with_scheduler=True)
+                run_rq_worker()
             else:
                 call_command(
                     "db_worker",
