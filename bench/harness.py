@@ -27,9 +27,11 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 PG = "postgres://postgres@127.0.0.1:5432/"
 RESULTS = ROOT / "var" / "bench" / "results.json"
 # Migrated once per run; each benchmark's database is a copy of it (CREATE DATABASE
-# ... TEMPLATE), which takes a second where migrating takes half a minute.
+# ... TEMPLATE), which takes a second where migrating takes half a minute. pgbench's
+# database is likewise initialized once per run and shared by the references.
 TEMPLATE = "patron_bench_template"
-_template = {"ready": False}
+PGBENCH_DB = "patron_bench_pgbench"
+_template = {"ready": False, "pgbench": False}
 
 
 @dataclass
@@ -80,9 +82,11 @@ def migrated_database(name: str) -> Iterator[str]:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def drop_template() -> None:
+def drop_shared() -> None:
+    """Drop the template and pgbench's database at the end of a run."""
     psql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-    _template["ready"] = False
+    psql(f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
+    _template["ready"] = _template["pgbench"] = False
 
 
 def patron_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -261,42 +265,34 @@ def wrk(script: str, url: str, clients: int, seconds: int, env: dict[str, str]) 
 
 def pgbench_tps(clients: int, seconds: int, select_only: bool = False) -> tuple[float, float]:
     """pgbench on a database of its own: (transactions per second, mean latency in ms)."""
-    with postgres_database("patron_bench_pgbench"):
+    if not _template["pgbench"]:
+        psql(f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
+        psql(f"CREATE DATABASE {PGBENCH_DB}")
         subprocess.run(
-            [
-                "pgbench",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-i",
-                "-q",
-                "-s",
-                "10",
-                "patron_bench_pgbench",
-            ],
+            ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", PGBENCH_DB],
             check=True,
             capture_output=True,
         )
-        command = [
-            "pgbench",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-c",
-            str(clients),
-            "-j",
-            "2",
-            "-T",
-            str(seconds),
-            "-M",
-            "prepared",
-            "patron_bench_pgbench",
-        ]
-        if select_only:
-            command.insert(1, "-S")
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        _template["pgbench"] = True
+    command = [
+        "pgbench",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        "-M",
+        "prepared",
+        PGBENCH_DB,
+    ]
+    if select_only:
+        command.insert(1, "-S")
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
     return tps, latency

@@ -206,8 +206,9 @@ class Bench:
                 }
             ]
             with harness.served(env, PORT), self._requests_file(requests) as file:
+                count = "100" if self.quick else "300"
                 top = harness.loadgen(
-                    "serial", f"http://127.0.0.1:{PORT}", file, "--requests", "200"
+                    "serial", f"http://127.0.0.1:{PORT}", file, "--requests", count
                 )
             ids = ",".join(str(i) for i in seed["sample"])
             rank = json.loads(harness.python_script("timed.py", env, "rank", seed["merchant"], ids))
@@ -373,7 +374,7 @@ def main() -> None:
                 continue
             bench.run(name, unit, target, body)
     finally:
-        harness.drop_template()
+        harness.drop_shared()
     print()
     harness.print_table(bench.results)
     harness.write_results(bench.results)
