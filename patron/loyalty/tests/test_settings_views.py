@@ -147,3 +147,23 @@ def test_the_settings_page_lists_edit_and_delete_for_each_row(trio, rows):
         assert label in page
     assert "End Free coffee" in page
     assert page.count("<dialog") >= 7
+
+
+def test_the_role_matrix_covers_every_new_settings_and_privacy_action():
+    from patron.tenants.tests.test_role_matrix import guarded_routes
+
+    minimum = {f"{r.namespace}:{r.name}": r.callback.staff_min_role for r in guarded_routes()}
+    for name in (
+        "loyalty:category_edit",
+        "loyalty:category_archive",
+        "loyalty:category_delete",
+        "loyalty:tier_edit",
+        "loyalty:tier_delete",
+        "loyalty:reward_edit",
+        "loyalty:reward_end",
+        "contacts:export",
+        "contacts:erase",
+    ):
+        assert minimum[name] == Role.MANAGER, name
+    # Editing a contact is counter work: every role may.
+    assert minimum["contacts:edit"] == Role.STAFF
