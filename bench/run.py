@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.client
 import json
 import subprocess
 import tempfile
@@ -243,6 +244,13 @@ class Bench:
             requests = [{"path": path, "headers": {"Cookie": c}} for c in seed["cookies"]]
             with harness.served(env, PORT), self._requests_file(requests) as file:
                 base = f"http://127.0.0.1:{PORT}"
+                # The page measured is the signed-in account page, not the phone form.
+                probe = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                probe.request("GET", path, headers=requests[0]["headers"])
+                page = probe.getresponse().read()
+                probe.close()
+                if b'data-testid="points-available"' not in page:
+                    raise RuntimeError("the customer's cookie did not sign in")
                 harness.loadgen("rate", base, file, "--rate", "100", "--seconds", "2")
                 stats = harness.loadgen(
                     "rate", base, file, "--rate", "200", "--seconds", str(self.seconds)
