@@ -34,6 +34,15 @@ def _transferred(d: dict[str, Any]) -> str:
     return _("%(amount)s points moved in from another member: %(reason)s") % _points(d)
 
 
+def _reversed(d: dict[str, Any]) -> str:
+    text = _("%(amount)s points taken back: %(reason)s") % _points(d)
+    if d.get("shortfall"):
+        text += " " + _("(%(shortfall)s points had already been spent)") % {
+            "shortfall": d["shortfall"]
+        }
+    return text
+
+
 def _tier(d: dict[str, Any]) -> str:
     values = {"old": d.get("old_tier") or _("no tier"), "new": d.get("new_tier") or _("no tier")}
     if d.get("manual"):
@@ -61,6 +70,7 @@ DESCRIPTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "points_redeemed": lambda d: _("%(amount)s points redeemed: %(reason)s") % _points(d),
     "points_returned": lambda d: _("%(amount)s points returned: %(reason)s") % _points(d),
     "points_expired": lambda d: _("%(amount)s points expired") % _points(d),
+    "points_reversed": _reversed,
     "points_activated": lambda d: _("%(amount)s pending points are now available") % _points(d),
     "tier_changed": _tier,
     "reward_claimed": lambda d: (

@@ -91,6 +91,10 @@ def points_returned(*, member: Member, entry: LedgerEntry, actor: Actor) -> Acti
     return _write("points_returned", member, actor, **_entry(entry))
 
 
+def points_reversed(*, member: Member, entry: LedgerEntry, actor: Actor) -> ActivityEvent:
+    return _write("points_reversed", member, actor, **_entry(entry), **entry.data)
+
+
 def points_expired(*, member: Member, entry: LedgerEntry, actor: Actor) -> ActivityEvent:
     return _write("points_expired", member, actor, **_entry(entry))
 

@@ -51,6 +51,11 @@ class DowngradePolicy(models.TextChoices):
     SCHEDULED = "scheduled", "Downgrade at the scheduled evaluation"
 
 
+class CancelledOrderRewardPoints(models.TextChoices):
+    RETURN = "return", "Return the points, delete the coupon"
+    KEEP = "keep", "Keep the points, the coupon can be used again"
+
+
 class LoyaltyProgram(models.Model):
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="+")
     points_name = models.CharField(max_length=50, default="points")
@@ -81,6 +86,14 @@ class LoyaltyProgram(models.Model):
     # Seed 004: members made from POS or store contacts start not activated unless
     # the merchant chooses otherwise here.
     activate_on_create = models.BooleanField(default=False)
+    # Points spent on a reward whose coupon was used on an order that is then cancelled
+    # or fully refunded: back to the member (the coupon is deleted), or kept (the
+    # coupon's use is rolled back, so the customer can use it again).
+    cancelled_order_reward_points = models.CharField(
+        max_length=8,
+        choices=CancelledOrderRewardPoints.choices,
+        default=CancelledOrderRewardPoints.RETURN,
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects: "models.Manager[LoyaltyProgram]" = merchant_scoped_manager()
@@ -269,6 +282,10 @@ class LedgerEntry(ActorFields):
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     # Available + pending after this row, as the member saw it.
     balance_after = models.IntegerField()
+    # Details that do not fit the columns, e.g. for a `reverse` of an order's points:
+    # how many were asked for, taken from pending and available lots, and the
+    # shortfall the member had already spent.
+    data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects: "models.Manager[LedgerEntry]" = merchant_scoped_manager()

@@ -10,6 +10,7 @@ from patron.contacts.models import Contact
 from patron.loyalty.models import (
     LedgerEntry,
     LedgerKind,
+    LedgerSource,
     LoyaltyProgram,
     Member,
     PointCategory,
@@ -98,11 +99,16 @@ def tier_qualifying_value(
         return member.points_lifetime
     since = (now or timezone.now()) - datetime.timedelta(days=settings.tier_window_days)
     window = LedgerEntry.objects.filter(merchant=merchant, member=member, created_at__gte=since)
+    # Reversals of refunded orders count against the window (negative spend and points).
+    refunds = window.filter(kind=LedgerKind.REVERSE, source=LedgerSource.ORDER)
     if settings.tier_basis == "window_spend":
-        spent = window.filter(kind=LedgerKind.EARN).aggregate(total=Sum("spend"))["total"]
-        return int(spent or 0)
+        spent = (window.filter(kind=LedgerKind.EARN) | refunds).aggregate(total=Sum("spend"))[
+            "total"
+        ]
+        return max(0, int(spent or 0))
     earned = window.filter(kind__in=EARNING_KINDS, amount__gt=0).aggregate(total=Sum("amount"))
-    return int(earned["total"] or 0)
+    taken = refunds.filter(amount__lt=0).aggregate(total=Sum("amount"))
+    return max(0, int(earned["total"] or 0) + int(taken["total"] or 0))
 
 
 # Rows that count as earning points (lifetime, tier windows, the leaderboard). A

@@ -120,6 +120,7 @@ PROGRAM_FIELDS = {
     "downgrade_policy",
     "manual_tier_days",
     "activate_on_create",
+    "cancelled_order_reward_points",
 }
 
 
@@ -622,6 +623,7 @@ def _entry(
     counterpart: Member | None = None,
     idempotency_key: str | None = None,
     spend: Decimal | None = None,
+    data: dict[str, Any] | None = None,
 ) -> LedgerEntry:
     entry = LedgerEntry(
         merchant=member.merchant,
@@ -636,6 +638,7 @@ def _entry(
         idempotency_key=idempotency_key or "",
         balance_after=member.points_available + member.points_pending,
         spend=spend,
+        data=data or {},
     )
     entry.set_actor(actor)
     entry.save()
@@ -1064,6 +1067,102 @@ def points_return(
     )
     events.points_returned(member=member, entry=entry, actor=actor)
     _evaluate_tier(program, member, actor)
+    return entry
+
+
+@transaction.atomic
+def points_reverse(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    reference: str,
+    reason: str,
+    actor: Actor,
+    idempotency_key: str,
+    spend: Decimal | None = None,
+) -> LedgerEntry | None:
+    """Take back points an order earned, because it was refunded or cancelled.
+
+    `amount` is what the refunded share of the order earned (the caller works out the
+    proportion). Works in any member state: a member removed from the program still
+    does not keep points of an order that was given back. The points come from the
+    order's own lots first (its earn row has the same `reference`), then from other
+    pending lots, then from available lots, soonest-expiring first.
+
+    The balance never goes negative (PRODUCT.md), so points the member has already
+    spent stay spent: the row takes what there is and its `data` records
+    `{"requested", "taken", "from_pending", "from_available", "shortfall"}`. When
+    nothing at all can be taken there is no row (a ledger row is never zero) and the
+    answer is None; the caller records the shortfall. Lifetime points (and the tier
+    windows) drop by what the row took, so they stay derivable from the ledger.
+    `spend` is the refunded amount of money, for tiers by spend.
+
+    Idempotent: a retry with the same key returns the first row. A retry after a
+    None answer runs again; callers keep their own record of the refund (an order's
+    refund ids) so that it cannot take points that arrived later.
+    """
+    _check_amount(amount)
+    if not (idempotency_key or "").strip():
+        raise InvalidInput("A reversal needs an idempotency key.", field="idempotency_key")
+    member = _lock(merchant, member)
+    previous = _replay(merchant, idempotency_key)
+    if previous is not None:
+        return previous
+    now = timezone.now()
+    _settle(member, now)
+    lots = PointLot.objects.select_for_update().filter(member=member, remaining__gt=0)
+    by_expiry = (F("expires_at").asc(nulls_last=True), "id")
+    # Pending lots sort first (`activated` False), the order's own lots before them.
+    own = list(
+        lots.filter(entry__kind=LedgerKind.EARN, entry__reference=reference).order_by(
+            "activated", *by_expiry
+        )
+        if reference
+        else []
+    )
+    others = list(lots.exclude(pk__in=[lot.pk for lot in own]).order_by("activated", *by_expiry))
+    taken = {"pending": 0, "available": 0}
+    left = amount
+    for lot in [*own, *others]:
+        if left == 0:
+            break
+        used = min(lot.remaining, left)
+        lot.remaining -= used
+        lot.save(update_fields=["remaining"])
+        taken["available" if lot.activated else "pending"] += used
+        left -= used
+    total = amount - left
+    details = {
+        "requested": amount,
+        "taken": total,
+        "from_pending": taken["pending"],
+        "from_available": taken["available"],
+        "shortfall": left,
+    }
+    if total == 0:
+        return None
+    member.points_pending -= taken["pending"]
+    member.points_available -= taken["available"]
+    member.points_lifetime = max(0, member.points_lifetime - total)
+    member.updated_at = now
+    member.save(
+        update_fields=["points_available", "points_pending", "points_lifetime", "updated_at"]
+    )
+    entry = _entry(
+        member,
+        kind=LedgerKind.REVERSE,
+        amount=-total,
+        actor=actor,
+        reason=(reason or "").strip() or f"Refund of {reference}",
+        source=LedgerSource.ORDER,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        spend=-abs(spend) if spend else None,
+        data=details,
+    )
+    events.points_reversed(member=member, entry=entry, actor=actor)
+    _evaluate_tier(selectors.program(merchant), member, actor)
     return entry
 
 
