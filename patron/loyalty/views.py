@@ -370,6 +370,11 @@ def program_settings(request: StaffRequest) -> HttpResponse:
                     birthday_bonus=_int(request.POST.get("birthday_bonus")) or 0,
                     pending_days=_int(request.POST.get("pending_days")) or 0,
                     activate_on_create=request.POST.get("activate_on_create") == "on",
+                    # Points spent on a reward used on an order that is cancelled.
+                    cancelled_order_reward_points=request.POST.get(
+                        "cancelled_order_reward_points",
+                        selectors.program(request.merchant).cancelled_order_reward_points,
+                    ),
                 )
             elif form == "category":
                 services.point_category_create(
