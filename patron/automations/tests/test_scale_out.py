@@ -37,7 +37,7 @@ ROOT = Path(settings.BASE_DIR)
 REDIS_DB = int(os.environ.get("SCALE_OUT_REDIS_DB", "12"))
 CONTACTS = 200
 POINTS = 40
-DEADLINE_SECONDS = 360
+DEADLINE_SECONDS = 480
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
