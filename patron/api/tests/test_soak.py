@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 SOAK_RATE = float(os.environ.get("SOAK_RATE", "12"))  # requests a second, all clients
-CLIENTS = 4
+CLIENTS = 8
 MEMBERS = 20
 MAX_RSS_GROWTH = 0.10
 
