@@ -17,6 +17,7 @@ phone and email in free text (reasons, message bodies, actor labels, JSON data).
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -110,10 +111,12 @@ def redact_rows(queryset: "models.QuerySet[Any]", fields: list[str], values: lis
     scanned = queryset.annotate(
         **{f"_text_{name}": Cast(name, models.TextField()) for name in fields}
     )
+    # JSON stored as text may hold "Qu\\u1ef3nh" for "Quỳnh" (SQLite keeps the escapes).
+    needles = set(values) | {json.dumps(v)[1:-1] for v in values}
     mentions = Q()
     for name in fields:
-        for value in values:
-            mentions |= Q(**{f"_text_{name}__icontains": value})
+        for needle in needles:
+            mentions |= Q(**{f"_text_{name}__icontains": needle})
     changed = 0
     for row in scanned.filter(mentions).values("pk", *fields):
         update = {}
@@ -127,8 +130,6 @@ def redact_rows(queryset: "models.QuerySet[Any]", fields: list[str], values: lis
 
 
 def _json(value: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 

@@ -4,6 +4,7 @@ The scan reads every text and JSON column of every model, so a new app (or a new
 that keeps personal data fails here until it registers an eraser.
 """
 
+import json
 from typing import Any
 
 from django.apps import apps
@@ -23,9 +24,11 @@ from patron.portal.models import PortalSettings
 from patron.rewards import services as reward_services
 
 # Distinctive values, so a hit in the scan is this customer and nobody else.
-FIRST, LAST, EMAIL = "Quynhzephyr", "Vantablack", "quynh.zephyr@example.com"
+FIRST, LAST, EMAIL = "Quỳnhzephyr", "Vantablack", "quynh.zephyr@example.com"
 PHONE_TYPED, PHONE_DIGITS = "0988 777 666", "988777666"
 NEEDLES = [FIRST, LAST, EMAIL, PHONE_DIGITS, "988 777 666"]
+# JSON kept as text may escape the name (SQLite stores "Qu\\u1ef3nhzephyr").
+NEEDLES.append(json.dumps(FIRST)[1:-1])
 
 
 def _text_columns(model: type[models.Model]) -> list[models.Field[Any, Any]]:
@@ -53,7 +56,7 @@ def personal_data_left() -> list[str]:
                     match |= Q(**{f"_scan_{column.attname}__icontains": needle})
             for row in rows.filter(match):
                 for column in columns:
-                    value = str(getattr(row, column.attname))
+                    value = str(getattr(row, f"_scan_{column.attname}"))
                     if any(n.lower() in value.lower() for n in NEEDLES):
                         found.append(
                             f"{model._meta.label}#{row.pk}.{column.attname}: {value[:120]}"
