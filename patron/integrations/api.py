@@ -1,7 +1,9 @@
-"""The POS API: upsert customers and record orders, under /api/v1/pos.
+"""The POS API: upsert customers, record orders and refund or cancel them, under
+/api/v1/pos.
 
 Every POST accepts `Idempotency-Key` (replayed by the API layer); orders are also
-unique by their `order_id`, so a till that sends the same sale twice earns once.
+unique by their `order_id`, so a till that sends the same sale twice earns once, and
+refunds by their `refund_id`, so the same refund takes points back once.
 """
 
 import datetime
@@ -13,7 +15,7 @@ from ninja import Field, Router, Schema
 from patron.api.core import tenant
 from patron.api.schemas import ERRORS
 from patron.contacts.models import Contact
-from patron.integrations import customers, orders
+from patron.integrations import customers, orders, selectors
 from patron.integrations.models import Order, OrderSource
 
 router = Router(tags=["point of sale"])
@@ -157,3 +159,62 @@ def pos_order_record(request: HttpRequest, payload: PosOrderIn) -> tuple[int, Po
         discount_codes=payload.discount_codes,
     )
     return (201 if recorded else 200), _order_out(order, recorded)
+
+
+class PosRefundIn(Schema):
+    refund_id: str = Field(
+        ..., min_length=1, max_length=100, description="The POS's id of this refund"
+    )
+    amount: Decimal | None = Field(
+        None,
+        ge=0,
+        max_digits=14,
+        decimal_places=2,
+        description="Refunded part of the amount that earned points; leave out to cancel "
+        "the whole order",
+    )
+
+
+class PosRefundOut(Schema):
+    id: str
+    order_id: str
+    status: str = Field(description="paid, partially_refunded or refunded")
+    total: Decimal
+    refunded_total: Decimal
+    points_earned: int
+    points_reversed: int = Field(description="Points taken back by all refunds so far")
+    note: str = Field(description="E.g. points that had already been spent")
+    member: MemberBrief | None
+
+
+@router.post(
+    "/pos/orders/{order_id}/refund",
+    response={200: PosRefundOut, **ERRORS},
+    summary="Refund or cancel a POS order: its points are taken back in proportion",
+)
+def pos_order_refund(request: HttpRequest, order_id: str, payload: PosRefundIn) -> PosRefundOut:
+    """`order_id` is the POS's own id, as sent to `POST /pos/orders`. Without `amount`
+    the order is cancelled: all its points go back, and reward coupons used on it are
+    undone per the program's policy. The same `refund_id` twice changes nothing."""
+    merchant, actor = tenant(request)
+    order = selectors.order_get(merchant, OrderSource.POS, order_id)
+    if order is None:
+        raise orders.OrderNotFound(field="order_id")
+    order = orders.order_refund(
+        merchant=merchant,
+        actor=actor,
+        order=order,
+        refund_id=payload.refund_id,
+        amount=payload.amount,
+    )
+    return PosRefundOut(
+        id=str(order.pk),
+        order_id=order.external_id,
+        status=order.status,
+        total=order.eligible_total,
+        refunded_total=order.refunded_total,
+        points_earned=order.points_earned,
+        points_reversed=order.points_reversed,
+        note=order.note,
+        member=_member(order.contact),
+    )

@@ -26,6 +26,8 @@ def _refunded(d: dict[str, Any]) -> str:
     }
     if d.get("points_reversed"):
         text += ", " + _("%(points)s points taken back") % {"points": d["points_reversed"]}
+    if d.get("points_shortfall"):
+        text += ", " + _("%(points)s points already spent") % {"points": d["points_shortfall"]}
     return text
 
 

@@ -30,12 +30,29 @@ def order_placed(*, order: Order, actor: Actor) -> ActivityEvent:
 
 
 def order_refunded(
-    *, order: Order, actor: Actor, amount: str, points_reversed: int
+    *,
+    order: Order,
+    actor: Actor,
+    amount: str,
+    points_reversed: int,
+    points_shortfall: int = 0,
+    refund_id: str = "",
+    coupons: list[dict[str, str]] | None = None,
 ) -> ActivityEvent:
     return record(
         merchant=order.merchant,
         type="order_refunded",
         actor=actor,
         contact=order.contact,
-        data={**_order(order), "refund_amount": amount, "points_reversed": points_reversed},
+        data={
+            **_order(order),
+            "refund_id": refund_id,
+            "refund_amount": amount,
+            "refunded_total": str(order.refunded_total),
+            "status": order.status,
+            "points_reversed": points_reversed,
+            # Points of this refund the member had already spent: not taken back.
+            "points_shortfall": points_shortfall,
+            "coupons": coupons or [],
+        },
     )

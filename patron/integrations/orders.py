@@ -4,7 +4,9 @@ An order is recorded once per source and external id (a replayed webhook or a re
 POS call finds it and changes nothing). Its points go through loyalty's
 `points_earn_for_order` with an idempotency key made from the same id, so even two
 concurrent deliveries earn once. Refunds take back points in proportion to the amount
-refunded; the last refund of the whole amount takes back exactly what is left.
+refunded, through loyalty's `points_reverse` (any member state, never below zero); the
+last refund of the whole amount takes back exactly what is left, and a cancelled or
+fully refunded order undoes its reward coupons per the program's policy.
 """
 
 import math
@@ -17,8 +19,19 @@ from patron.contacts.models import Contact
 from patron.integrations import events
 from patron.integrations.models import Order, OrderStatus
 from patron.lib.actors import Actor
-from patron.lib.errors import InvalidInput, PatronError
+from patron.lib.errors import InvalidInput, NotFound, PatronError
 from patron.tenants.models import Merchant
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    title = "No such order"
+
+
+def _reference(order: Order) -> str:
+    # The order as ledger rows and coupon uses name it; a reversal finds the order's
+    # own lots by it.
+    return f"{order.source}:{order.name or order.external_id}"
 
 
 def _earn(order: Order, actor: Actor) -> None:
@@ -41,7 +54,7 @@ def _earn(order: Order, actor: Actor) -> None:
         merchant=order.merchant,
         member=member,
         order_total=order.eligible_total,
-        reference=f"{order.source}:{order.name or order.external_id}",
+        reference=_reference(order),
         actor=actor,
         idempotency_key=f"order:{order.source}:{order.external_id}",
     )
@@ -67,7 +80,7 @@ def _use_codes(order: Order, actor: Actor) -> list[str]:
                     merchant=order.merchant,
                     coupon=coupon,
                     actor=actor,
-                    order_reference=f"{order.source}:{order.name or order.external_id}",
+                    order_reference=_reference(order),
                     idempotency_key=f"order:{order.source}:{order.external_id}:code:{code}",
                 )
         except PatronError as error:
@@ -125,56 +138,133 @@ def order_record(
 
 @transaction.atomic
 def order_refund(
-    *, merchant: Merchant, actor: Actor, order: Order, refund_id: str, amount: Decimal
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    order: Order,
+    refund_id: str,
+    amount: Decimal | None = None,
 ) -> Order:
-    """Take back the points of the refunded share of the order, once per refund id."""
+    """Take back the points of the refunded share of the order, once per refund id.
+
+    `amount` is the refunded part of the amount that earned points; None refunds all
+    that is left (a cancelled order). The member gives the points back whatever its
+    state; points already spent stay spent and the order's note says how many. Once
+    the whole amount is refunded, the reward coupons used on the order are undone
+    per the program's policy (`_undo_coupons`).
+    """
     order = Order.objects.select_for_update().get(merchant=merchant, pk=order.pk)
-    refund_id = str(refund_id)
+    refund_id = str(refund_id or "").strip()[:100]
+    if not refund_id:
+        raise InvalidInput("A refund needs its id.", field="refund_id")
     if refund_id in order.refund_ids:
         return order
+    was_full = order.status == OrderStatus.REFUNDED
+    left = order.eligible_total - order.refunded_total
+    refunded = left if amount is None else min(left, max(amount, Decimal(0)))
     order.refund_ids = [*order.refund_ids, refund_id]
-    order.refunded_total = min(order.eligible_total, order.refunded_total + max(amount, Decimal(0)))
-    full = order.refunded_total >= order.eligible_total
+    order.refunded_total += refunded
+    full = amount is None or order.refunded_total >= order.eligible_total
     if full or not order.eligible_total:
         target = order.points_earned
     else:
         target = math.floor(order.points_earned * order.refunded_total / order.eligible_total)
     to_reverse = max(0, target - order.points_reversed)
+    shortfall = 0
     if to_reverse and order.member_id:
-        taken = _reverse(order, to_reverse, refund_id, actor)
-        if taken < to_reverse:
-            order.note = f"{to_reverse - taken} points of this refund were already spent."
-        to_reverse = taken
+        taken = _reverse(order, to_reverse, refund_id, refunded, actor)
+        shortfall = to_reverse - taken
+        if shortfall:
+            order.note = (f"{shortfall} points of refund {refund_id} had already been spent.")[:500]
         order.points_reversed += taken
+        to_reverse = taken
+    coupons: list[dict[str, str]] = []
+    if full and not was_full:
+        coupons = _undo_coupons(order, actor)
     order.status = OrderStatus.REFUNDED if full else OrderStatus.PARTIALLY_REFUNDED
     order.updated_at = timezone.now()
     order.save()
-    events.order_refunded(order=order, actor=actor, amount=str(amount), points_reversed=to_reverse)
+    events.order_refunded(
+        order=order,
+        actor=actor,
+        amount=str(refunded),
+        points_reversed=to_reverse,
+        points_shortfall=shortfall,
+        refund_id=refund_id,
+        coupons=coupons,
+    )
     return order
 
 
-def _reverse(order: Order, amount: int, refund_id: str, actor: Actor) -> int:
-    """Take back up to `amount` earned points; how many were taken.
-
-    Loyalty has no dedicated reversal of earned points yet, so this is its
-    "Adjust points and tier" with a negative amount and the refund as the reason; it
-    re-evaluates the tier. Points the customer already spent stay spent: the balance
-    never goes negative (PRODUCT.md), so only what is still available comes back.
-    """
+def _reverse(order: Order, amount: int, refund_id: str, money: Decimal, actor: Actor) -> int:
+    """Take back up to `amount` earned points through loyalty's reversal; how many."""
     from patron.loyalty import services as loyalty
-    from patron.loyalty.models import Member, MemberStatus
+    from patron.loyalty.models import Member
 
     assert order.member_id is not None
-    member = Member.objects.get(merchant=order.merchant, pk=order.member_id)
-    take = min(amount, member.points_available)
-    if take <= 0 or member.status != MemberStatus.ACTIVE:
-        return 0
-    loyalty.points_adjust(
+    member = Member.objects.filter(
+        merchant=order.merchant, pk=order.member_id, deleted_at__isnull=True
+    ).first()
+    if member is None:
+        return 0  # a deleted membership has nothing left to give back
+    entry = loyalty.points_reverse(
         merchant=order.merchant,
         member=member,
-        amount=-take,
-        actor=actor,
+        amount=amount,
+        reference=_reference(order),
         reason=f"Refund of order {order.name or order.external_id}",
+        actor=actor,
         idempotency_key=f"refund:{order.source}:{order.external_id}:{refund_id}",
+        spend=money or None,
     )
-    return take
+    return -entry.amount if entry is not None else 0
+
+
+def _undo_coupons(order: Order, actor: Actor) -> list[dict[str, str]]:
+    """The order is cancelled or fully refunded: its Patron coupons' uses are rolled
+    back (PRODUCT.md: status and usage count return). For a reward coupon that points
+    paid for, the program's `cancelled_order_reward_points` decides the points:
+    `return` deletes the coupon with a refund of its points (loyalty's
+    `points_return`), `keep` leaves the points spent and the coupon usable again.
+    Each coupon has its own savepoint: one that cannot be undone (deleted since) is
+    reported and does not stop the refund."""
+    from patron.coupons import selectors as coupon_selectors
+    from patron.coupons import services as coupon_services
+    from patron.loyalty import selectors as loyalty_selectors
+    from patron.loyalty.models import CancelledOrderRewardPoints
+
+    policy = loyalty_selectors.program(order.merchant).cancelled_order_reward_points
+    done = []
+    for code in order.discount_codes:
+        coupon = coupon_selectors.coupon_by_code(order.merchant, code)
+        if coupon is None:
+            continue
+        key = f"order:{order.source}:{order.external_id}:code:{code}"
+        reason = f"Order {order.name or order.external_id} cancelled or refunded"
+        try:
+            with transaction.atomic():
+                coupon = coupon_services.coupon_rollback(
+                    merchant=order.merchant,
+                    coupon=coupon,
+                    actor=actor,
+                    order_reference=_reference(order),
+                    reason=reason,
+                    idempotency_key=f"{key}:rollback",
+                )
+                outcome = "rolled_back"
+                if coupon.points_paid and policy == CancelledOrderRewardPoints.RETURN:
+                    coupon_services.coupon_delete(
+                        merchant=order.merchant,
+                        coupon=coupon,
+                        actor=actor,
+                        reason=reason,
+                        refund_points=True,
+                    )
+                    outcome = "points_returned"
+                elif coupon.points_paid:
+                    outcome = "points_kept"
+        except PatronError as error:
+            outcome = f"not undone: {error.message}"
+            order.note = " ".join([order.note, f"{code}: {error.message}"]).strip()[:500]
+        done.append({"code": code, "outcome": outcome})
+    return done

@@ -2,7 +2,13 @@
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from patron.integrations.models import CouponSync, SyncStatus, WebhookDelivery, WebhookEndpoint
+from patron.integrations.models import (
+    CouponSync,
+    Order,
+    SyncStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from patron.tenants.models import Merchant
 
 # The domain events an endpoint may subscribe to. Apps that add event types describe
@@ -82,3 +88,8 @@ def coupon_syncs(merchant: Merchant) -> QuerySet[CouponSync]:
 
 def coupon_syncs_not_done(merchant: Merchant) -> QuerySet[CouponSync]:
     return CouponSync.objects.filter(merchant=merchant).exclude(status__in=SYNC_DONE)
+
+
+def order_get(merchant: Merchant, source: str, external_id: str) -> Order | None:
+    """An order by the id its POS or store gave it."""
+    return Order.objects.filter(merchant=merchant, source=source, external_id=external_id).first()

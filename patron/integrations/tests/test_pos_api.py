@@ -115,3 +115,86 @@ def test_outsiders_do_not_reach_another_merchants_customers_or_orders(trio):
         assert Contact.objects.get(merchant=trio.merchant).first_name == "Mark"
         assert Order.objects.filter(merchant=trio.merchant).count() == 1
     assert trio.api.__class__(None).post("/pos/orders", {}).status_code == 401
+
+
+def _earning_member(trio, phone="0980000001"):
+    trio.api.post("/pos/customers", {"phone": phone})
+    activate(trio, "+84" + phone[1:])
+    with scope(merchant=trio.merchant):
+        loyalty.program_install_defaults(merchant=trio.merchant)
+        loyalty.program_update(
+            merchant=trio.merchant, actor=trio.actor, earn_per_currency_unit=Decimal("0.001")
+        )
+
+
+def test_a_partial_refund_takes_back_points_in_proportion_once_per_refund_id(trio):
+    _earning_member(trio)
+    trio.api.post("/pos/orders", {"order_id": "R-1", "phone": "0980000001", "total": "200000"})
+
+    first = trio.api.post("/pos/orders/R-1/refund", {"refund_id": "RF-1", "amount": "50000"})
+    again = trio.api.post("/pos/orders/R-1/refund", {"refund_id": "RF-1", "amount": "50000"})
+
+    assert first.status_code == 200, first.content
+    body = again.json()
+    assert (body["status"], body["points_reversed"]) == ("partially_refunded", 50)
+    assert body["refunded_total"] == "50000.00"
+    assert body["member"]["points"]["available"] == 150
+    with scope(merchant=trio.merchant):
+        [row] = LedgerEntry.objects.filter(kind="reverse")
+    assert (row.amount, row.reference) == (-50, "pos:R-1")
+
+
+def test_cancelling_a_pos_order_takes_back_all_its_points_even_from_an_excluded_member(trio):
+    _earning_member(trio)
+    trio.api.post("/pos/orders", {"order_id": "R-1", "phone": "0980000001", "total": "120000"})
+    trio.api.post("/pos/orders/R-1/refund", {"refund_id": "RF-1", "amount": "20000"})
+    with scope(merchant=trio.merchant):
+        loyalty.member_exclude(
+            merchant=trio.merchant,
+            member=member_of(trio, "+84980000001"),
+            actor=trio.actor,
+            reason="Fraud check",
+        )
+
+    answer = trio.api.post("/pos/orders/R-1/refund", {"refund_id": "CANCEL"})
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["status"], body["points_reversed"], body["refunded_total"]) == (
+        "refunded",
+        120,
+        "120000.00",
+    )
+    member = member_of(trio, "+84980000001")
+    assert (member.status, member.points_available, member.points_lifetime) == ("excluded", 0, 0)
+
+
+def test_a_refund_of_an_unknown_or_another_merchants_order_is_not_found(trio):
+    _earning_member(trio)
+    trio.api.post("/pos/orders", {"order_id": "R-1", "phone": "0980000001", "total": "1000"})
+    missing = trio.api.post("/pos/orders/R-404/refund", {"refund_id": "RF-1"})
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "order_not_found"
+    outsider = trio.outsider_api.post("/pos/orders/R-1/refund", {"refund_id": "RF-1"})
+    assert outsider.status_code == 404
+    assert member_of(trio, "+84980000001").points_available == 1
+
+
+def test_a_refund_of_spent_points_says_so_and_never_goes_below_zero(trio):
+    _earning_member(trio)
+    trio.api.post("/pos/orders", {"order_id": "R-1", "phone": "0980000001", "total": "100000"})
+    with scope(merchant=trio.merchant):
+        loyalty.points_redeem_manual(
+            merchant=trio.merchant,
+            member=member_of(trio, "+84980000001"),
+            amount=70,
+            note="Gift",
+            actor=trio.actor,
+        )
+    body = trio.api.post("/pos/orders/R-1/refund", {"refund_id": "RF-1"}).json()
+    assert body["points_reversed"] == 30
+    assert "70 points" in body["note"]
+    with scope(merchant=trio.merchant):
+        row = LedgerEntry.objects.get(kind="reverse")
+    assert row.data["shortfall"] == 70
+    assert member_of(trio, "+84980000001").points_available == 0

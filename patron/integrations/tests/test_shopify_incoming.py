@@ -247,3 +247,99 @@ def test_a_refund_takes_back_only_points_still_available(trio, store):
         order = Order.objects.get()
     assert order.points_reversed == 50
     assert "150 points" in order.note
+
+
+def test_a_refund_takes_back_points_from_a_member_who_is_no_longer_active(trio, store):
+    deliver("orders/paid", paid_order(), "wh-1")
+    with scope(merchant=trio.merchant):
+        loyalty.member_exclude(
+            merchant=trio.merchant, member=member(trio), actor=trio.actor, reason="Fraud check"
+        )
+    deliver("refunds/create", refund(9001, ["200000.00"]), "wh-2")
+    excluded = member(trio)
+    assert (excluded.status, excluded.points_available, excluded.points_lifetime) == (
+        "excluded",
+        0,
+        0,
+    )
+    with scope(merchant=trio.merchant):
+        row = LedgerEntry.objects.get(kind="reverse")
+    assert (row.amount, row.reference, row.data["shortfall"]) == (-200, "shopify:#1001", 0)
+
+
+def _reward_coupon_on_an_order(trio):
+    """Mark earns 200 points, claims a 100-point reward, uses its code on order #1002."""
+    from patron.rewards import services as rewards
+    from patron.rewards.tests.factories import RewardFactory
+
+    deliver("orders/paid", paid_order(), "wh-1")
+    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    with scope(merchant=trio.merchant):
+        coupon = rewards.reward_claim(
+            merchant=trio.merchant, member=member(trio), reward=reward, actor=trio.actor
+        ).coupon
+    order = {**paid_order(order_id=5002, total="80000.00", shipping="0.00"), "name": "#1002"}
+    order["discount_codes"] = [{"code": coupon.code, "amount": "50000.00", "type": "fixed_amount"}]
+    deliver("orders/paid", order, "wh-3")
+    assert member(trio).points_available == 100 + 80
+    return coupon
+
+
+def _coupon(trio, coupon):
+    with scope(merchant=trio.merchant):
+        coupon.refresh_from_db()
+    return coupon
+
+
+def test_a_cancelled_orders_reward_points_come_back_when_the_program_says_return(trio, store):
+    coupon = _reward_coupon_on_an_order(trio)
+    assert _coupon(trio, coupon).status == "used"
+
+    deliver("refunds/create", refund(9101, ["80000.00"], order_id=5002), "wh-4")
+
+    coupon = _coupon(trio, coupon)
+    assert coupon.status == "deleted"
+    assert coupon.points_refunded == 100
+    # 180 before; the order's 80 points taken back, the reward's 100 points returned.
+    assert member(trio).points_available == 200
+    with scope(merchant=trio.merchant):
+        returned = LedgerEntry.objects.get(kind="reverse", amount__gt=0)
+        order = Order.objects.get(external_id="5002")
+    assert returned.idempotency_key == f"coupon-refund:{coupon.pk}"
+    assert order.status == "refunded"
+
+
+def test_a_cancelled_orders_reward_points_stay_spent_when_the_program_says_keep(trio, store):
+    # The owner picks the policy in Settings → Program.
+    client = trio.login(trio.alice)
+    form = client.get("/loyalty/settings/").content.decode()
+    assert 'name="cancelled_order_reward_points"' in form
+    answer = client.post(
+        "/loyalty/settings/",
+        {
+            "form": "program",
+            "points_name": "points",
+            "activate_on_create": "on",
+            "cancelled_order_reward_points": "keep",
+        },
+    )
+    assert answer.status_code == 302
+    with scope(merchant=trio.merchant):
+        loyalty.program_update(
+            merchant=trio.merchant, actor=trio.actor, earn_per_currency_unit=Decimal("0.001")
+        )
+    coupon = _reward_coupon_on_an_order(trio)
+
+    deliver("refunds/create", refund(9101, ["80000.00"], order_id=5002), "wh-4")
+    deliver("refunds/create", refund(9101, ["80000.00"], order_id=5002), "wh-5")  # again
+
+    coupon = _coupon(trio, coupon)
+    assert (coupon.status, coupon.usage_count, coupon.points_refunded) == ("available", 0, 0)
+    assert member(trio).points_available == 100
+
+
+def test_a_partial_refund_leaves_the_reward_coupon_used(trio, store):
+    coupon = _reward_coupon_on_an_order(trio)
+    deliver("refunds/create", refund(9101, ["40000.00"], order_id=5002), "wh-4")
+    assert _coupon(trio, coupon).status == "used"
+    assert member(trio).points_available == 140

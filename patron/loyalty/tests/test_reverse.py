@@ -103,9 +103,7 @@ def test_the_same_refund_twice_takes_points_once(trio, in_merchant):
 
 
 @pytest.mark.parametrize("status", [MemberStatus.NOT_ACTIVATED, MemberStatus.EXCLUDED])
-def test_a_member_who_is_not_active_still_gives_back_an_orders_points(
-    trio, in_merchant, status
-):
+def test_a_member_who_is_not_active_still_gives_back_an_orders_points(trio, in_merchant, status):
     member = MemberFactory(merchant=in_merchant)
     earn(in_merchant, member, "400", "pos:1001")
     Member.objects.filter(pk=member.pk).update(status=status)
@@ -141,9 +139,7 @@ def test_pending_lots_go_first_the_orders_own_before_others(trio, in_merchant):
     balance_is_ledger(member)
 
 
-def test_spent_points_are_not_taken_below_zero_and_the_shortfall_is_recorded(
-    trio, in_merchant
-):
+def test_spent_points_are_not_taken_below_zero_and_the_shortfall_is_recorded(trio, in_merchant):
     member = MemberFactory(merchant=in_merchant)
     earn(in_merchant, member, "300", "pos:1001")
     services.points_redeem_manual(
