@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from patron.contacts.models import Contact, ContactSource
+from patron.contacts.privacy import phone_was_erased
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.loyalty import events, selectors
@@ -214,6 +215,11 @@ class PointCategoryInUse(Conflict):
         "Points were already given in this category, so it cannot be deleted. "
         "Archive it instead: the history keeps it and Give Points stops offering it."
     )
+
+
+class PointCategoryArchived(InvalidInput):
+    code = "point_category_archived"
+    title = "This point category is archived. Restore it in Settings to give points in it."
 
 
 class TierSetByHand(Conflict):
@@ -527,7 +533,9 @@ def member_activate(
     member.save()
     events.member_activated(member=member, actor=actor, reason=member.status_reason)
     program = selectors.program(merchant)
-    if first_time and program.signup_bonus:
+    # A number whose earlier owner was erased has had its sign-up bonus (seed 004's
+    # anti-fraud rule: a phone does not earn the welcome twice).
+    if first_time and program.signup_bonus and not phone_was_erased(merchant, member.phone):
         bonus = PointCategory.objects.filter(merchant=merchant, name="Bonus").first()
         _add(
             program,
@@ -771,6 +779,8 @@ def _check_amount(amount: int, field: str = "amount") -> None:
 def _check_category(merchant: Merchant, category: PointCategory | None) -> None:
     if category is not None and category.merchant_id != merchant.pk:
         raise NotFound("No such point category.", field="category")
+    if category is not None and category.archived_at is not None:
+        raise PointCategoryArchived(field="category")
 
 
 # --- points -----------------------------------------------------------------------------

@@ -188,3 +188,11 @@ def test_rejoining_with_an_erased_phone_starts_from_nothing(trio):
         assert old.points_available == old_balance
         assert old.contact_id == contact.pk
         assert again.points_available < old_balance
+        # Nor a second sign-up bonus: the number had its welcome already.
+        if again.status == "active":
+            assert again.points_available == 0
+        else:
+            activated = loyalty_services.member_activate(
+                merchant=trio.merchant, member=again, actor=trio.actor
+            )
+            assert activated.points_available == 0

@@ -70,6 +70,11 @@ def test_a_used_category_is_refused_deletion_and_can_be_archived_instead(trio, i
     category.refresh_from_db()
     assert category.archived_at is not None
     assert member.ledger.get().category_id == category.pk
+    with pytest.raises(InvalidInput) as archived:
+        services.points_give(
+            merchant=in_merchant, member=member, amount=5, actor=trio.actor, category=category
+        )
+    assert archived.value.code == "point_category_archived"
     services.point_category_archive(
         merchant=in_merchant, category=category, actor=trio.actor, reason="Back", archived=False
     )
