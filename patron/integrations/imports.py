@@ -15,6 +15,7 @@ a second file with the same balances gives nothing twice.
 import csv
 import datetime
 import hashlib
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -112,6 +113,27 @@ def read_rows(path: str, skip: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
             if not any(value.strip() for value in values):
                 continue
             yield number, dict(zip(header, values, strict=False))
+
+
+def blank_rows(path: str, numbers: set[int]) -> int:
+    """Empty the cells of the given rows in an uploaded file, keeping every other row's
+    number (an erased customer's line goes; the batch can still resume and undo).
+    Returns how many rows were blanked."""
+    if not numbers or not os.path.exists(path):
+        return 0
+    dialect = _dialect(path)
+    blanked = 0
+    temporary = f"{path}.erasing"
+    with _open(path) as source, open(temporary, "w", encoding="utf-8", newline="") as target:
+        reader = csv.reader(source, dialect)
+        writer = csv.writer(target, dialect)
+        writer.writerow(next(reader, []))
+        for number, values in enumerate(reader, start=1):
+            if number in numbers:
+                blanked += 1
+            writer.writerow([""] * len(values) if number in numbers else values)
+    os.replace(temporary, path)
+    return blanked
 
 
 def count_rows(path: str) -> int:

@@ -11,7 +11,8 @@ from django.db.models import Q
 
 from patron.contacts.models import ActivityEvent, Contact
 from patron.contacts.privacy import ERASED, personal_values, redact_rows
-from patron.integrations.models import ImportRow, Order, WebhookDelivery
+from patron.integrations.imports import blank_rows
+from patron.integrations.models import ImportBatch, ImportRow, Order, WebhookDelivery
 from patron.lib.actors import Actor
 from patron.tenants.models import Merchant
 
@@ -41,6 +42,12 @@ def integrations_export(merchant: Merchant, contact: Contact) -> dict[str, Any]:
 def integrations_erase(merchant: Merchant, contact: Contact, actor: Actor) -> None:
     values = personal_values(contact)
     rows = _import_rows(merchant, contact)
+    # The uploaded files hold the customer's line as it was typed: blank it there too.
+    lines: dict[int, set[int]] = {}
+    for batch_id, number in rows.values_list("batch_id", "row_number"):
+        lines.setdefault(batch_id, set()).add(number)
+    for batch in ImportBatch.objects.filter(merchant=merchant, pk__in=lines):
+        blank_rows(batch.file_path, lines[batch.pk])
     rows.update(phone="", natural_key=ERASED)
     redact_rows(_import_rows(merchant, contact), ["message"], values)
     redact_rows(Order.objects.filter(merchant=merchant, contact=contact), ["note"], values)
