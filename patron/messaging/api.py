@@ -17,7 +17,7 @@ from patron.contacts import selectors as contact_selectors
 from patron.contacts.services import ContactNotFound
 from patron.lib.errors import Forbidden, InvalidInput
 from patron.messaging import selectors, services
-from patron.messaging.models import ChannelSettings, Message
+from patron.messaging.models import ChannelSettings, Message, webhook_secret_digest
 from patron.tenants.models import Merchant
 
 router = Router(tags=["messaging"])
@@ -148,7 +148,8 @@ def _webhook_merchant(request: HttpRequest) -> Merchant:
     if len(given) < 16:
         raise Forbidden("A valid webhook secret is required.")
     with scopes_disabled():
-        channels = ChannelSettings.objects.filter(webhook_secret=given).first()
+        digest = webhook_secret_digest(given)
+        channels = ChannelSettings.objects.filter(webhook_secret_digest=digest).first()
         # The lookup finds the row; the constant-time compare is what authenticates.
         if channels is None or not hmac.compare_digest(channels.webhook_secret, given):
             raise Forbidden("A valid webhook secret is required.")

@@ -6,6 +6,7 @@ conditional UPDATE, so a retried task never hands the same message to a provider
 """
 
 import datetime
+import hashlib
 import secrets
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from patron.contacts.models import Contact
 from patron.lib.actors import ActorFields
 from patron.lib.scoping import merchant_scoped_manager
-from patron.lib.sealed import SealedJSONField
+from patron.lib.sealed import SealedJSONField, SealedTextField
 from patron.tenants.models import Merchant
 
 
@@ -126,6 +127,11 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+def webhook_secret_digest(secret: str) -> str:
+    """What the inbound webhooks look the merchant up by; the secret itself is sealed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class ChannelSettings(models.Model):
     """How one merchant's messages leave: providers, senders, quiet hours."""
 
@@ -151,8 +157,11 @@ class ChannelSettings(models.Model):
     # In the merchant's timezone. A window that crosses midnight (21:00 to 08:00) is usual.
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
-    # Authenticates the inbound SMS and delivery-status webhooks of this merchant.
-    webhook_secret = models.CharField(max_length=64, unique=True, default=new_webhook_secret)
+    # Authenticates the inbound SMS and delivery-status webhooks of this merchant. Sealed
+    # at rest (the settings page shows it for the provider's console); requests find the
+    # merchant by its digest.
+    webhook_secret = SealedTextField(default=new_webhook_secret)
+    webhook_secret_digest = models.CharField(max_length=64, unique=True, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects: "models.Manager[ChannelSettings]" = merchant_scoped_manager()
@@ -162,6 +171,13 @@ class ChannelSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Channels of {self.merchant_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.webhook_secret_digest = webhook_secret_digest(self.webhook_secret)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "webhook_secret" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "webhook_secret_digest"}
+        super().save(*args, **kwargs)
 
     @property
     def has_quiet_hours(self) -> bool:

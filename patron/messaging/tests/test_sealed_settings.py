@@ -4,11 +4,12 @@ import json
 
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from patron.factories import MerchantFactory
 from patron.lib.sealed import is_sealed
-from patron.messaging.models import ChannelSettings
+from patron.messaging.models import ChannelSettings, webhook_secret_digest
 
 TOKEN = "s3cr3t-twilio-token"
 SMTP_PASSWORD = "smtp-pa55word"
@@ -35,6 +36,28 @@ def raw_columns(merchant_id):
             [merchant_id],
         )
         return cursor.fetchone()
+
+
+def raw_webhook_secret(merchant_id):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT webhook_secret FROM messaging_channelsettings WHERE merchant_id = %s",
+            [merchant_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_inbound_webhook_secret_is_sealed_and_still_admits_the_provider(trio):
+    assert trio.login(trio.alice).post("/messaging/settings/", TWILIO_FORM).status_code == 302
+    with scope(merchant=trio.merchant):
+        secret = ChannelSettings.objects.get(merchant=trio.merchant).webhook_secret
+    raw = raw_webhook_secret(trio.merchant.pk)
+    assert is_sealed(raw) and secret not in raw
+    inbound = {"From": "+84980000001", "Body": "hello"}
+    admitted = Client().post(f"/api/v1/messaging/inbound-sms?secret={secret}", inbound)
+    refused = Client().post(f"/api/v1/messaging/inbound-sms?secret={secret[:-1]}x", inbound)
+    assert admitted.status_code < 400
+    assert refused.status_code == 403
 
 
 def test_saved_provider_secrets_are_sealed_in_the_database(trio):
@@ -81,7 +104,7 @@ def test_the_migration_seals_existing_rows_and_can_open_them_again(transactional
     merchant = MerchantFactory()
     executor = MigrationExecutor(connection)
     before = [("messaging", "0001_initial")]
-    sealed = [("messaging", "0003_seal_existing_provider_config")]
+    sealed = [("messaging", "0006_webhook_secret_digest_unique")]
     try:
         executor.migrate(before)
         old = MigrationExecutor(connection).loader.project_state(before).apps
@@ -92,6 +115,7 @@ def test_the_migration_seals_existing_rows_and_can_open_them_again(transactional
             email_config={},
         )
         assert TOKEN in raw_columns(merchant.pk)[0]
+        webhook_secret = raw_webhook_secret(merchant.pk)
 
         executor = MigrationExecutor(connection)
         executor.migrate(sealed)
@@ -102,12 +126,16 @@ def test_the_migration_seals_existing_rows_and_can_open_them_again(transactional
             channels = ChannelSettings.objects.get(merchant=merchant)
         assert channels.sms_config == {"account_sid": "AC1", "auth_token": TOKEN}
         assert channels.email_config == {}
+        assert is_sealed(raw_webhook_secret(merchant.pk))
+        assert channels.webhook_secret == webhook_secret
+        assert channels.webhook_secret_digest == webhook_secret_digest(webhook_secret)
 
         executor = MigrationExecutor(connection)
         executor.migrate(before)
         sms_raw, _email_raw = raw_columns(merchant.pk)
         opened = sms_raw if isinstance(sms_raw, dict) else json.loads(sms_raw)
         assert opened == {"account_sid": "AC1", "auth_token": TOKEN}
+        assert raw_webhook_secret(merchant.pk) == webhook_secret
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
