@@ -42,10 +42,12 @@ def _endpoint(request: StaffRequest, endpoint_id: int) -> WebhookEndpoint:
     return endpoint
 
 
+JUST_CREATED = "integrations:endpoint-just-created"
+
+
 @staff_required(Role.MANAGER)
 def webhooks(request: StaffRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
-    created = None
     if request.method == "POST" and form.is_valid():
         try:
             created = services.endpoint_create(
@@ -58,14 +60,18 @@ def webhooks(request: StaffRequest) -> HttpResponse:
         except PatronError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            form = EndpointForm()
+            # Redirect, so that reloading the page does not create a second endpoint; the
+            # next page shows the secret, and only that page.
+            request.session[JUST_CREATED] = created.pk
+            return redirect("integrations:webhooks")
+    shown_once = request.session.pop(JUST_CREATED, None) if request.method == "GET" else None
     context = {
         "section": SECTION,
         "tab": "webhooks",
         "endpoints": selectors.endpoints(request.merchant),
         "form": form,
         # The secret is on screen this once; later pages never show it.
-        "created": created,
+        "created": selectors.endpoint_get(request.merchant, shown_once) if shown_once else None,
     }
     return render(
         request, "integrations/webhooks.html", context, status=422 if form.errors else 200

@@ -196,7 +196,10 @@ def test_an_endpoint_is_created_from_the_app_and_its_secret_shown_once(trio):
             "event_types": ["points_earned"],
             "enabled": "on",
         },
+        follow=True,
     )
+    # Created, then redirected: reloading the page cannot create a second endpoint.
+    assert page.redirect_chain == [("/integrations/webhooks/", 302)]
     assert page.status_code == 200
     with scope(merchant=trio.merchant):
         endpoint = services.WebhookEndpoint.objects.get()
