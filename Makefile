@@ -56,7 +56,7 @@ test-browser: install chromium
 
 # The long suites (fault injection, soak). Exit code 5 means none were collected.
 test-long: install
-	$(VENV)/bin/pytest -m "slow" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(VENV)/bin/pytest -m "slow" --durations=20 $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Benchmarks against this machine's own references (PostgreSQL, pgbench, wrk).
 # QUICK=1 shortens every run. Prints a table and writes var/bench/results.json.
