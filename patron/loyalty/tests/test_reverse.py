@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db.models import Sum
 from django.utils import timezone
 
 from patron.contacts.models import ActivityEvent
@@ -15,32 +14,15 @@ from patron.loyalty import selectors, services
 from patron.loyalty.models import (
     LedgerEntry,
     LedgerKind,
-    LoyaltyProgram,
     Member,
     MemberStatus,
     PointLot,
     TierBasis,
 )
 from patron.loyalty.tests.factories import MemberFactory, TierFactory
+from patron.loyalty.tests.test_services import balance_is_ledger, program
 
 ACTOR = Actor.system("test")
-
-
-def balance_is_ledger(member: Member) -> None:
-    member.refresh_from_db()
-    total = LedgerEntry.objects.filter(member=member).aggregate(s=Sum("amount"))["s"] or 0
-    assert member.points_available + member.points_pending == total
-    lots = PointLot.objects.filter(member=member)
-    assert member.points_available == sum(lot.remaining for lot in lots if lot.activated)
-    assert member.points_pending == sum(lot.remaining for lot in lots if not lot.activated)
-
-
-def program(merchant, **fields):
-    found, _ = LoyaltyProgram.objects.get_or_create(merchant=merchant)
-    for name, value in fields.items():
-        setattr(found, name, value)
-    found.save()
-    return found
 
 
 def earn(merchant, member, total, reference):
