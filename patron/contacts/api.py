@@ -220,8 +220,9 @@ def add_note(request: HttpRequest, contact_id: str, payload: NoteIn) -> tuple[in
     summary="Export all data of a contact as JSON",
 )
 def export_contact(request: HttpRequest, contact_id: str) -> dict[str, Any]:
-    merchant, _ = tenant(request)
-    return privacy.contact_export(merchant=merchant, contact=_contact(request, contact_id))
+    merchant, actor = tenant(request)
+    contact = _contact(request, contact_id)
+    return privacy.contact_export(merchant=merchant, contact=contact, actor=actor)
 
 
 @router.post(

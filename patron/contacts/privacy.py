@@ -133,8 +133,12 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def contact_export(*, merchant: Merchant, contact: Contact) -> dict[str, Any]:
-    """Everything Patron holds about the contact, as one JSON document."""
+@transaction.atomic
+def contact_export(*, merchant: Merchant, contact: Contact, actor: Actor) -> dict[str, Any]:
+    """Everything Patron holds about the contact, as one JSON document.
+
+    Handing out a customer's data is itself recorded: the audit log says who exported
+    whose data and when (not the data)."""
     activity = ActivityEvent.objects.filter(merchant=merchant, contact=contact).order_by("at")
     document: dict[str, Any] = {
         "exported_at": timezone.now().isoformat(),
@@ -148,6 +152,7 @@ def contact_export(*, merchant: Merchant, contact: Contact) -> dict[str, Any]:
     }
     for name, exporter in sorted(EXPORTERS.items()):
         document[name] = _json(exporter(merchant, contact))
+    audit_record(merchant=merchant, actor=actor, action="contacts.contact_export", obj=contact)
     return document
 
 

@@ -213,7 +213,9 @@ def contact_edit(request: StaffRequest, contact_id: int) -> HttpResponse:
 def contact_export(request: StaffRequest, contact_id: int) -> HttpResponse:
     """ "Export data": everything held about the contact, as a JSON download."""
     contact = profile_contact(request, contact_id)
-    document = privacy.contact_export(merchant=request.merchant, contact=contact)
+    document = privacy.contact_export(
+        merchant=request.merchant, contact=contact, actor=request.actor
+    )
     response = HttpResponse(
         json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
         content_type="application/json; charset=utf-8",

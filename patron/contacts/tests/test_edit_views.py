@@ -148,6 +148,11 @@ def test_a_manager_downloads_the_contacts_data_as_json(trio, mark):
     document = json.loads(answer.content)
     assert document["contact"]["first_name"] == "Mark"
     assert sorted(document["tags"]) == ["Regular", "VIP"]
+    # Who took the customer's data, and when, is on the audit log; the data is not.
+    with scope(merchant=trio.merchant):
+        entry = AuditEntry.objects.get(action="contacts.contact_export")
+    assert (entry.actor_label, entry.object_id) == ("mia@example.com", str(mark.pk))
+    assert entry.after is None
 
 
 def test_erase_asks_for_a_reason_and_records_who_and_why(trio, mark):
