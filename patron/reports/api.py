@@ -62,21 +62,20 @@ def get_leaderboard(
 ) -> LeaderboardOut:
     merchant, _ = tenant(request)
     rows = selectors.leaderboard(merchant, period, limit)
-    items = []
-    for row in rows:
-        contact = row.member.linked_contact
-        items.append(
-            LeaderboardRowOut(
-                rank=row.rank,
-                member_id=str(row.member.pk),
-                contact_id=str(contact.pk) if contact else None,
-                name=contact.full_name if contact else "",
-                phone=row.member.phone,
-                tier=row.member.tier.name if row.member.tier else None,
-                points=row.points,
-            )
-        )
-    return LeaderboardOut(period=period, items=items)
+    # Plain dicts: the response schema validates them once, on the way out.
+    items = [
+        {
+            "rank": row.rank,
+            "member_id": str(row.member_id),
+            "contact_id": str(row.contact_id) if row.contact_id is not None else None,
+            "name": row.name,
+            "phone": row.phone,
+            "tier": row.tier,
+            "points": row.points,
+        }
+        for row in rows
+    ]
+    return {"period": period, "items": items}  # type: ignore[return-value]
 
 
 @router.get("/reports/summary", response={200: SummaryOut, **ERRORS}, summary="Points Dashboard")

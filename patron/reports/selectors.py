@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import CharField, Count, F, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from patron.loyalty.models import LedgerEntry, LedgerKind, Member, MemberStatus
@@ -22,13 +23,49 @@ from patron.tenants.models import Merchant
 @dataclass(frozen=True)
 class LeaderboardRow:
     rank: int
-    member: Member
+    member_id: int
+    phone: str
+    # The contact the membership belongs to now (Member.linked_contact), if any.
+    contact_id: int | None
+    name: str
+    tier: str | None
     points: int
 
 
 def _local_start_of_month(merchant: Merchant, now: datetime.datetime) -> datetime.datetime:
     local = now.astimezone(zoneinfo.ZoneInfo(merchant.timezone or "UTC"))
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+# The columns of a row, read as plain values: building Member and Contact objects (and
+# parsing every contact's phone number) cost far more than the query itself. The
+# contact's phone is read as text so it compares with the member's as stored.
+_ROW_FIELDS = (
+    "pk",
+    "phone",
+    "contact_id",
+    "contact__first_name",
+    "contact__last_name",
+    "contact__deleted_at",
+    "contact_phone",
+    "tier__name",
+    "points",
+)
+
+
+def _row(rank: int, values: tuple[Any, ...]) -> LeaderboardRow:
+    pk, phone, contact_id, first, last, deleted_at, contact_phone, tier, points = values
+    # The same rule as Member.linked_contact: a live contact still on this phone.
+    linked = contact_id is not None and deleted_at is None and (contact_phone or "") == phone
+    return LeaderboardRow(
+        rank=rank,
+        member_id=pk,
+        phone=phone,
+        contact_id=contact_id if linked else None,
+        name=f"{first} {last}".strip() if linked else "",
+        tier=tier,
+        points=int(points),
+    )
 
 
 def leaderboard(
@@ -38,14 +75,16 @@ def leaderboard(
 
     Excluded members are left out: the program shows them nothing (seed 004).
     """
-    members = Member.objects.filter(merchant=merchant, deleted_at__isnull=True).exclude(
-        status=MemberStatus.EXCLUDED
+    members = (
+        Member.objects.filter(merchant=merchant, deleted_at__isnull=True)
+        .exclude(status=MemberStatus.EXCLUDED)
+        .annotate(contact_phone=Cast("contact__phone", CharField()))
     )
     if period == "month":
         since = _local_start_of_month(merchant, now or timezone.now())
-        by_month = (
+        ranked = (
             members.annotate(
-                earned=Sum(
+                points=Sum(
                     "ledger__amount",
                     filter=Q(
                         ledger__kind__in=EARNING_KINDS,
@@ -54,16 +93,19 @@ def leaderboard(
                     ),
                 )
             )
-            .filter(earned__gt=0)
-            .order_by("-earned", "pk")
+            .filter(points__gt=0)
+            .order_by("-points", "pk")
         )
-        rows: list[tuple[Member, int]] = [
-            (m, int(m.earned)) for m in by_month.select_related("tier", "contact")[:limit]
-        ]
     else:
-        ranked = members.filter(points_lifetime__gt=0).order_by("-points_lifetime", "pk")
-        rows = [(m, m.points_lifetime) for m in ranked.select_related("tier", "contact")[:limit]]
-    return [LeaderboardRow(rank=i + 1, member=m, points=p) for i, (m, p) in enumerate(rows)]
+        # The same filter and order as the member_rank index (reports migration 0001),
+        # so the first `limit` rows are read from it in order and the scan stops there.
+        ranked = (
+            members.filter(points_lifetime__gt=0)
+            .annotate(points=F("points_lifetime"))
+            .order_by("-points_lifetime", "pk")
+        )
+    rows = ranked.values_list(*_ROW_FIELDS)[:limit]
+    return [_row(i + 1, values) for i, values in enumerate(rows)]
 
 
 def member_rank(merchant: Merchant, member: Member) -> int | None:
