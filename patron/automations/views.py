@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from patron.automations import actions, selectors, services
+from patron.automations.actions.base import Field
 from patron.automations.actions.flow import merchant_zone
 from patron.automations.models import (
     Enrollment,
@@ -23,8 +24,9 @@ from patron.automations.models import (
 )
 from patron.contacts import selectors as contact_selectors
 from patron.lib.errors import PatronError
+from patron.messaging import selectors as message_selectors
 from patron.tenants.http import StaffRequest
-from patron.tenants.models import Role
+from patron.tenants.models import Merchant, Role
 from patron.tenants.permissions import staff_required
 
 # Trigger settings the editor asks for, per trigger type.
@@ -97,17 +99,42 @@ def workflow_create(request: StaffRequest) -> HttpResponse:
     return redirect("automations:edit", workflow_id=workflow.pk)
 
 
+def _template_choices(merchant: Merchant) -> dict[str, list[tuple[str, str]]]:
+    """The merchant's message templates by channel, one choice per key (any language)."""
+    found: dict[str, dict[str, str]] = {}
+    for template in message_selectors.templates(merchant):
+        label = f"{template.name} ({template.key})" if template.name else template.key
+        found.setdefault(template.channel, {}).setdefault(template.key, label)
+    return {channel: list(keys.items()) for channel, keys in found.items()}
+
+
+def _field_row(field: Field, value: Any, templates: list[tuple[str, str]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"field": field, "value": value}
+    if field.type == "template":
+        choices = list(templates)
+        if value and value not in dict(choices):
+            # A key whose template was deleted stays visible (and saved) until changed;
+            # the step's warning already says the template is missing.
+            choices.append((value, _("%(key)s (missing)") % {"key": value}))
+        row["choices"] = choices
+    return row
+
+
 def _step_rows(workflow: Workflow) -> list[dict[str, Any]]:
+    templates = _template_choices(workflow.merchant)
     rows = []
     for step in selectors.workflow_steps(workflow):
         action = actions.ACTIONS.get(step.action_type)
+        channel = getattr(action, "channel", "")
         rows.append(
             {
                 "step": step,
                 "name": selectors.step_name(step),
                 "warnings": selectors.step_warnings(step),
                 "fields": [
-                    {"field": f, "value": (step.config or {}).get(f.name, f.default)}
+                    _field_row(
+                        f, (step.config or {}).get(f.name, f.default), templates.get(channel, [])
+                    )
                     for f in (action.fields if action else ())
                 ],
             }

@@ -29,7 +29,9 @@ class Field:
 
     name: str
     label: str | Promise
-    type: str = "text"  # text, textarea, number, select, url, datetime, time
+    # text, textarea, number, select, url, datetime, time, or "template": a picker of the
+    # merchant's message templates of the action's channel, filled in by the editor view
+    type: str = "text"
     choices: tuple[tuple[str, str | Promise], ...] = ()
     required: bool = True
     help: str | Promise = ""

@@ -67,7 +67,12 @@ class SendSms(SendMessage):
     channel = "sms"
     fields = (
         Field("body", gettext_lazy("Message"), type="textarea", required=False, help=MERGE_HELP),
-        Field("template_key", gettext_lazy("Or a message template"), required=False),
+        Field(
+            "template_key",
+            gettext_lazy("Or a message template"),
+            type="template",
+            required=False,
+        ),
     )
 
     def sent_summary(self) -> str:
@@ -81,7 +86,12 @@ class SendEmail(SendMessage):
     fields = (
         Field("subject", gettext_lazy("Subject"), required=False),
         Field("body", gettext_lazy("Message"), type="textarea", required=False, help=MERGE_HELP),
-        Field("template_key", gettext_lazy("Or a message template"), required=False),
+        Field(
+            "template_key",
+            gettext_lazy("Or a message template"),
+            type="template",
+            required=False,
+        ),
     )
 
     def warnings(self, config: dict[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ from patron.automations import engine
 from patron.automations.models import Enrollment, EnrollmentStatus, WorkflowStep
 from patron.automations.tests.factories import make_workflow
 from patron.factories import ContactFactory
+from patron.messaging.models import MessageTemplate
 
 
 def test_the_list_shows_health_with_an_emoji_and_a_word(trio):
@@ -44,6 +45,34 @@ def test_a_manager_builds_a_workflow_step_by_step(trio):
     client.post(f"/automations/{workflow_id}/steps/{sms.pk}/remove/")
     with scope(merchant=trio.merchant):
         assert WorkflowStep.objects.filter(workflow_id=workflow_id).count() == 1
+
+
+def test_a_send_step_picks_one_of_the_merchants_templates_of_its_channel(trio):
+    with scope(merchant=trio.merchant):
+        MessageTemplate.objects.create(
+            merchant=trio.merchant, key="thanks", channel="sms", name="Thank you", body="Thanks!"
+        )
+        MessageTemplate.objects.create(
+            merchant=trio.merchant, key="newsletter", channel="email", body="News"
+        )
+    workflow = make_workflow(trio.merchant, [("send_sms", {"body": "Hi"})], publish=False)
+    with scope(merchant=trio.merchant):
+        sms = WorkflowStep.objects.get(workflow=workflow)
+    client = trio.login(trio.alice)
+    page = client.get(f"/automations/{workflow.pk}/").content.decode()
+    assert '<option value="thanks" >Thank you (thanks)</option>' in page
+    assert 'value="newsletter"' not in page  # an email template is no choice for an SMS
+    client.post(
+        f"/automations/{workflow.pk}/steps/{sms.pk}/save/", {"body": "", "template_key": "thanks"}
+    )
+    with scope(merchant=trio.merchant):
+        sms.refresh_from_db()
+        assert sms.config["template_key"] == "thanks"
+        MessageTemplate.objects.filter(key="thanks").delete()
+    page = client.get(f"/automations/{workflow.pk}/").content.decode()
+    # A deleted template stays selected, named as missing, with the step's warning.
+    assert '<option value="thanks" selected>thanks (missing)</option>' in page
+    assert "There is no message template" in page
 
 
 def test_staff_role_cannot_change_workflows(trio):
