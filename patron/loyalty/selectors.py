@@ -91,10 +91,16 @@ def tiers(merchant: Merchant) -> QuerySet[Tier]:
 
 
 def tier_qualifying_value(
-    merchant: Merchant, member: Member, *, now: datetime.datetime | None = None
+    merchant: Merchant,
+    member: Member,
+    *,
+    now: datetime.datetime | None = None,
+    settings: LoyaltyProgram | None = None,
 ) -> int:
-    """What the program compares with tier thresholds for this member."""
-    settings = program(merchant)
+    """What the program compares with tier thresholds for this member; `settings` is the
+    merchant's program when the caller has already read it."""
+    if settings is None:
+        settings = program(merchant)
     if settings.tier_basis == "lifetime_points":
         return member.points_lifetime
     since = (now or timezone.now()) - datetime.timedelta(days=settings.tier_window_days)

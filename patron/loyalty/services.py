@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -405,13 +405,22 @@ def tier_delete(*, merchant: Merchant, tier: Tier, actor: Actor, reason: str) ->
 
 
 def _lock(merchant: Merchant, member: Member) -> Member:
+    """The member row, read afresh under its lock; only `member.pk` is used.
+
+    The contact and tier come in the same statement (the events and the multiplier need
+    them) but stay unlocked (`of=self`): PostgreSQL could not lock the nullable side of
+    the outer joins, and nothing here changes them.
+    """
     locked = (
-        Member.objects.select_for_update()
+        Member.objects.select_for_update(of=("self",))
+        .select_related("contact", "tier")
         .filter(merchant=merchant, pk=member.pk, deleted_at__isnull=True)
         .first()
     )
     if locked is None:
         raise MemberNotFound()
+    # The row was found by this merchant, so the caller's object is its merchant.
+    locked.merchant = merchant
     return locked
 
 
@@ -734,24 +743,31 @@ def _take(
 
 def _settle(member: Member, now: datetime.datetime, actor: Actor = SYSTEM) -> None:
     """Make due pending lots available and write off expired ones (member locked)."""
-    due = list(
+    # One locked read of every lot that may change: the due pending ones and the expired
+    # available ones. A due lot may also have expired; it is written off once activated.
+    lots = list(
         PointLot.objects.select_for_update().filter(
-            member=member, activated=False, activates_at__lte=now
+            Q(activated=False, activates_at__lte=now)
+            | Q(activated=True, remaining__gt=0, expires_at__lte=now),
+            member=member,
         )
     )
+    due = [lot for lot in lots if not lot.activated]
     if due:
         moved = sum(lot.remaining for lot in due)
         PointLot.objects.filter(pk__in=[lot.pk for lot in due]).update(activated=True)
+        for lot in due:
+            lot.activated = True
         member.points_pending -= moved
         member.points_available += moved
         member.save(update_fields=["points_pending", "points_available"])
         if moved:
             events.points_activated(member=member, amount=moved, actor=actor)
-    expired = list(
-        PointLot.objects.select_for_update().filter(
-            member=member, activated=True, remaining__gt=0, expires_at__lte=now
-        )
-    )
+    expired = [
+        lot
+        for lot in lots
+        if lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now
+    ]
     if expired:
         total = sum(lot.remaining for lot in expired)
         PointLot.objects.filter(pk__in=[lot.pk for lot in expired]).update(remaining=0)
@@ -1317,7 +1333,7 @@ def _evaluate_tier(
 ) -> None:
     merchant = member.merchant
     now = timezone.now()
-    value = selectors.tier_qualifying_value(merchant, member, now=now)
+    value = selectors.tier_qualifying_value(merchant, member, now=now, settings=program)
     target = selectors.tiers(merchant).filter(threshold__lte=value).order_by("-threshold").first()
     current = member.tier
     current_threshold = current.threshold if current else -1
