@@ -20,6 +20,7 @@ urlpatterns = [
     path("settings/tiers/<int:tier_id>/delete/", views.tier_delete, name="tier_delete"),
     path("settings/rewards/<int:reward_id>/edit/", views.reward_edit, name="reward_edit"),
     path("settings/rewards/<int:reward_id>/end/", views.reward_end, name="reward_end"),
+    path("settings/rewards/<int:reward_id>/reopen/", views.reward_reopen, name="reward_reopen"),
     path("members/", views.members, name="members"),
     path("members/activate/", views.members_activate, name="members_activate"),
     path("members/<int:member_id>/", views.member_page, name="member"),

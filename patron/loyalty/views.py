@@ -614,6 +614,22 @@ def reward_edit(request: StaffRequest, reward_id: int) -> HttpResponse:
 
 @staff_required(Role.MANAGER)
 @require_POST
+def reward_reopen(request: StaffRequest, reward_id: int) -> HttpResponse:
+    reward = _reward_or_404(request, reward_id)
+    return _settings_write(
+        request,
+        _("Reward offered again: members can claim it."),
+        lambda: reward_services.reward_reopen(
+            merchant=request.merchant,
+            reward=reward,
+            actor=request.actor,
+            reason=request.POST.get("reason", ""),
+        ),
+    )
+
+
+@staff_required(Role.MANAGER)
+@require_POST
 def reward_end(request: StaffRequest, reward_id: int) -> HttpResponse:
     reward = _reward_or_404(request, reward_id)
     return _settings_write(

@@ -379,3 +379,24 @@ def reward_end(*, merchant: Merchant, reward: Reward, actor: Actor, reason: str)
         after={**(snapshot(reward) or {}), "reason": reason[:500]},
     )
     return reward
+
+@transaction.atomic
+def reward_reopen(*, merchant: Merchant, reward: Reward, actor: Actor, reason: str) -> Reward:
+    """Offer an ended reward again, with no end date: members can claim it from now on."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why the reward is offered again.", field="reason")
+    reward = _locked_reward(merchant, reward)
+    before = snapshot(reward)
+    reward.is_active = True
+    reward.ends_at = None
+    reward.save(update_fields=["is_active", "ends_at"])
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="rewards.reward_reopen",
+        obj=reward,
+        before=before,
+        after={**(snapshot(reward) or {}), "reason": reason[:500]},
+    )
+    return reward

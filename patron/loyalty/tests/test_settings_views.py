@@ -139,6 +139,14 @@ def test_ending_a_reward_takes_it_out_of_the_catalog(trio, rows):
     with scope(merchant=trio.merchant):
         reward.refresh_from_db()
     assert reward.is_active is False
+    assert f"Offer {reward.name} again" in page
+    page = client.post(
+        f"/loyalty/settings/rewards/{reward.pk}/reopen/", {"reason": "Back by demand"}, follow=True
+    ).content.decode()
+    assert "Reward offered again" in page and "(ended)" not in page
+    with scope(merchant=trio.merchant):
+        reward.refresh_from_db()
+    assert reward.is_active is True and reward.ends_at is None
 
 
 def test_the_settings_page_lists_edit_and_delete_for_each_row(trio, rows):
@@ -161,6 +169,7 @@ def test_the_role_matrix_covers_every_new_settings_and_privacy_action():
         "loyalty:tier_delete",
         "loyalty:reward_edit",
         "loyalty:reward_end",
+        "loyalty:reward_reopen",
         "contacts:export",
         "contacts:erase",
     ):

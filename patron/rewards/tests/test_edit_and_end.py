@@ -87,3 +87,20 @@ def test_ending_a_reward_needs_a_reason(trio, in_merchant):
         services.reward_end(merchant=in_merchant, reward=reward, actor=ACTOR, reason="")
     reward.refresh_from_db()
     assert reward.is_active is True
+
+
+def test_an_ended_reward_can_be_offered_again_with_a_reason(trio, in_merchant):
+    member = MemberFactory(merchant=in_merchant)
+    loyalty_services.points_give(merchant=in_merchant, member=member, amount=500, actor=ACTOR)
+    member.refresh_from_db()
+    reward = RewardFactory(merchant=in_merchant, points_cost=100)
+    services.reward_end(merchant=in_merchant, reward=reward, actor=ACTOR, reason="Season over")
+    with pytest.raises(InvalidInput):
+        services.reward_reopen(merchant=in_merchant, reward=reward, actor=ACTOR, reason=" ")
+    services.reward_reopen(merchant=in_merchant, reward=reward, actor=ACTOR, reason="Back")
+    reward.refresh_from_db()
+    assert reward.is_active is True and reward.ends_at is None
+    assert selectors.rewards_on_offer(in_merchant).filter(pk=reward.pk).exists()
+    claimed = services.reward_claim(merchant=in_merchant, member=member, reward=reward, actor=ACTOR)
+    assert claimed.coupon is not None
+    assert AuditEntry.objects.get(action="rewards.reward_reopen").after["reason"] == "Back"
