@@ -47,6 +47,32 @@ def snapshot(
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
 
 
+def audit_entry(
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_label: str = "",
+) -> AuditEntry:
+    """An unsaved entry, for `audit_record` and for bulk writers (`audit_record_many`)."""
+    entry = AuditEntry(
+        merchant=merchant,
+        action=action[:100],
+        object_type=object_type or (obj._meta.label if obj is not None else ""),
+        object_id=object_id or (str(obj.pk) if obj is not None else ""),
+        object_label=(object_label or (str(obj) if obj is not None else ""))[:200],
+        before=before,
+        after=after,
+    )
+    entry.set_actor(actor)
+    return entry
+
+
 @transaction.atomic
 def audit_record(
     *,
@@ -60,15 +86,21 @@ def audit_record(
     object_id: str = "",
     object_label: str = "",
 ) -> AuditEntry:
-    entry = AuditEntry(
+    entry = audit_entry(
         merchant=merchant,
-        action=action[:100],
-        object_type=object_type or (obj._meta.label if obj is not None else ""),
-        object_id=object_id or (str(obj.pk) if obj is not None else ""),
-        object_label=(object_label or (str(obj) if obj is not None else ""))[:200],
+        actor=actor,
+        action=action,
+        obj=obj,
         before=before,
         after=after,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=object_label,
     )
-    entry.set_actor(actor)
     entry.save()
     return entry
+
+
+def audit_record_many(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Save entries made by `audit_entry` in one insert (a bulk write's trail)."""
+    return AuditEntry.objects.bulk_create(entries)

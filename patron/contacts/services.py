@@ -5,18 +5,21 @@ transaction and records what happened in the contact's activity.
 """
 
 import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from patron.audit.services import audit_record, snapshot
+from patron.audit.services import audit_entry, audit_record, audit_record_many, snapshot
 from patron.contacts import events
 from patron.contacts.models import Contact, ContactSource, ContactTag, Tag
 from patron.lib.actors import Actor
-from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.lib.phones import parse_phone
 from patron.lib.text import fold
 from patron.tenants.models import Merchant
@@ -295,3 +298,340 @@ def note_add(*, merchant: Merchant, contact: Contact, text: str, actor: Actor) -
         after={"note": text},
     )
     return event
+
+
+# --- many at once (the CSV import) -------------------------------------------------------
+
+
+@dataclass
+class ImportedContact:
+    """One customer row of a file, parsed.
+
+    `values` holds the fields the row gives (first_name, last_name, phone, email,
+    birthday, tags); a field it leaves out keeps its stored value. `keys` say which
+    customer the row is about ("ext:<id>", "phone:<e164>"): two rows sharing a key are
+    one customer, and the later one is reported as a duplicate. `known_ids` are the
+    contacts an earlier import made of the row's external id.
+    """
+
+    number: int
+    values: dict[str, Any]
+    keys: list[str]
+    known_ids: list[int] = field(default_factory=list)
+    external_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImportOutcome:
+    outcome: str  # "created", "updated", "unchanged" or "error"
+    message: str = ""
+    contact: Contact | None = None
+    duplicate_of: int | None = None  # the number of the earlier row with the same key
+
+
+@dataclass
+class _Planned:
+    row: ImportedContact
+    contact: Contact
+    created: bool
+    changes: dict[str, dict[str, str]] = field(default_factory=dict)
+    new_tags: list[str] = field(default_factory=list)
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    # A new phone moves the membership (seed 004): that row goes through contact_update.
+    phone_kwargs: dict[str, Any] | None = None
+
+
+_IMPORTED_FIELDS = ("first_name", "last_name", "email", "birthday", "phone")
+
+
+class _Import:
+    """The rows of one call to `contacts_import`, decided in order in memory, as if each
+    were written before the next is read: a row sees what the rows before it did."""
+
+    def __init__(self, merchant: Merchant, rows: list[ImportedContact], *, lock: bool) -> None:
+        self.merchant = merchant
+        phones = {row.values["phone"] for row in rows if row.values.get("phone")}
+        known = {pk for row in rows for pk in row.known_ids}
+        found: list[Contact] = []
+        if phones or known:
+            query = Contact.objects.filter(merchant=merchant, deleted_at__isnull=True).filter(
+                Q(pk__in=known) | Q(phone__in=phones)
+            )
+            # Locked in primary-key order, as contact_update locks each one.
+            found = list(query.select_for_update().order_by("pk") if lock else query)
+        self.by_pk = {contact.pk: contact for contact in found}
+        self.by_phone = {str(contact.phone): contact for contact in found if contact.phone}
+        self.tags: dict[int, set[str]] = {}
+        if found and any(row.values.get("tags") for row in rows):
+            links = ContactTag.objects.filter(contact_id__in=self.by_pk).values_list(
+                "contact_id", "tag__name"
+            )
+            for contact_id, name in links:
+                self.tags.setdefault(contact_id, set()).add(name.lower())
+        self.planned: list[_Planned] = []
+
+    def find(self, row: ImportedContact) -> Contact | None:
+        live = [self.by_pk[pk] for pk in sorted(row.known_ids) if pk in self.by_pk]
+        if live:
+            return live[0]
+        phone = row.values.get("phone")
+        return self.by_phone.get(phone) if phone else None
+
+    def decide(self, row: ImportedContact) -> ImportOutcome:
+        values = dict(row.values)
+        if values.get("phone"):
+            values["phone"] = parse_phone(values["phone"], self.merchant.country)
+        tags: dict[str, str] = {}
+        for text in values.get("tags") or []:
+            name = _clean_tag_name(text)
+            tags.setdefault(name.lower(), name)
+        contact = self.find(row)
+        if contact is None:
+            return self._create(row, values, list(tags.values()))
+        return self._update(row, contact, values, tags)
+
+    def _create(
+        self, row: ImportedContact, values: dict[str, Any], tags: list[str]
+    ) -> ImportOutcome:
+        contact = Contact(
+            merchant=self.merchant,
+            first_name=_clean_name(values.get("first_name"), "first_name"),
+            last_name=_clean_name(values.get("last_name"), "last_name"),
+            email=_clean_email(values.get("email")),
+            birthday=values.get("birthday"),
+            phone=values.get("phone") or None,
+            source=ContactSource.IMPORT,
+            external_ids=row.external_ids,
+        )
+        if not (contact.full_name or contact.phone or contact.email):
+            raise EmptyContact()
+        _refresh_search_text(contact)
+        if contact.phone:
+            self.by_phone[str(contact.phone)] = contact
+        self.tags[id(contact)] = {name.lower() for name in tags}
+        self.planned.append(_Planned(row, contact, created=True, new_tags=tags))
+        return ImportOutcome("created", contact=contact)
+
+    def _update(
+        self, row: ImportedContact, contact: Contact, values: dict[str, Any], tags: dict[str, str]
+    ) -> ImportOutcome:
+        changes: dict[str, dict[str, str]] = {}
+        new_values: dict[str, Any] = {}
+        for name in _IMPORTED_FIELDS:
+            if name not in values:
+                continue
+            value = values[name]
+            if name in ("first_name", "last_name"):
+                value = _clean_name(value, name)
+            elif name == "email":
+                value = _clean_email(value)
+            old = getattr(contact, name)
+            if str(old or "") != str(value or ""):
+                changes[name] = {"from": str(old or ""), "to": str(value or "")}
+                new_values[name] = value
+        if "phone" in new_values:
+            holder = self.by_phone.get(new_values["phone"])
+            if holder is not None and holder is not contact:
+                raise PhoneTaken(field="phone")
+        current = self.tags.setdefault(contact.pk or id(contact), set())
+        new_tags = [name for lower, name in tags.items() if lower not in current]
+        if not changes and not new_tags:
+            return ImportOutcome("unchanged", contact=contact)
+        planned = _Planned(row, contact, created=False, changes=changes, new_tags=new_tags)
+        if changes:
+            planned.before = _audit_snapshot(contact)
+            if "phone" in new_values:
+                planned.phone_kwargs = dict(new_values)
+                self.by_phone.pop(str(contact.phone or ""), None)
+                self.by_phone[new_values["phone"]] = contact
+            for name, value in new_values.items():
+                setattr(contact, name, value)
+            contact.updated_at = timezone.now()
+            _refresh_search_text(contact)
+            planned.after = _audit_snapshot(contact)
+        current.update(tags)
+        self.planned.append(planned)
+        message = ", ".join(sorted([*changes, *(["tags"] if new_tags else [])]))
+        return ImportOutcome("updated", message, contact)
+
+    def save(self, actor: Actor) -> None:
+        merchant = self.merchant
+        # Phone changes first: the number a contact leaves may be the one a new contact
+        # of this call takes. contact_update detaches and makes the memberships.
+        for planned in self.planned:
+            if planned.phone_kwargs is not None:
+                contact_update(
+                    merchant=merchant, contact=planned.contact, actor=actor, **planned.phone_kwargs
+                )
+        created = [p.contact for p in self.planned if p.created]
+        # The partial unique index on the phone holds against a concurrent writer: the
+        # IntegrityError rolls this call back and the caller decides again.
+        Contact.objects.bulk_create(created)
+        updated = {
+            id(p.contact): p.contact
+            for p in self.planned
+            if p.changes and p.phone_kwargs is None and not p.created
+        }
+        if updated:
+            Contact.objects.bulk_update(
+                list(updated.values()),
+                ["first_name", "last_name", "email", "birthday", "search_text", "updated_at"],
+            )
+        members = self._members(created, actor)
+        tags = self._tags()
+        items: list[tuple[str, Contact | None, dict[str, Any]]] = []
+        trail: list[Any] = []
+        for planned in self.planned:
+            contact = planned.contact
+            if planned.created:
+                items.append(("contact_created", contact, events.contact_created_data(contact)))
+                trail.append(
+                    audit_entry(
+                        merchant=merchant,
+                        actor=actor,
+                        action="contacts.contact_create",
+                        obj=contact,
+                        after=_audit_snapshot(contact),
+                    )
+                )
+                member = members.get(contact.pk)
+                if member is not None:
+                    data = {"member_id": str(member.pk), "phone": member.phone}
+                    items.append(("member_created", contact, {**data, "status": member.status}))
+            elif planned.changes and planned.phone_kwargs is None:
+                items.append(("contact_updated", contact, {"changes": planned.changes}))
+                trail.append(
+                    audit_entry(
+                        merchant=merchant,
+                        actor=actor,
+                        action="contacts.contact_update",
+                        obj=contact,
+                        before=planned.before,
+                        after=planned.after,
+                    )
+                )
+            for name in planned.new_tags:
+                tag = tags[name.lower()]
+                items.append(("tag_added", contact, {"tag": tag.name}))
+                trail.append(
+                    audit_entry(
+                        merchant=merchant,
+                        actor=actor,
+                        action="contacts.contact_tag_add",
+                        obj=contact,
+                        after={"tag": tag.name},
+                    )
+                )
+        events.record_many(merchant=merchant, actor=actor, items=items)
+        audit_record_many(trail)
+
+    def _members(self, created: list[Contact], actor: Actor) -> dict[int, Any]:
+        """Seed 004, as contact_create does: imported contacts with a phone become members.
+
+        The common case (a number with no membership yet, no activation on creation) is
+        one insert; the rest takes member_on_contact_created one by one."""
+        from patron.loyalty import selectors as loyalty_selectors
+        from patron.loyalty.models import Member
+        from patron.loyalty.services import AUTO_MEMBER_SOURCES, member_on_contact_created
+
+        with_phone = [c for c in created if c.phone and c.source in AUTO_MEMBER_SOURCES]
+        if not with_phone:
+            return {}
+        taken = set(
+            Member.objects.filter(
+                merchant=self.merchant,
+                deleted_at__isnull=True,
+                phone__in=[str(c.phone) for c in with_phone],
+            ).values_list("phone", flat=True)
+        )
+        one_by_one = loyalty_selectors.program(self.merchant).activate_on_create
+        new = []
+        for contact in with_phone:
+            if one_by_one or str(contact.phone) in taken:
+                member_on_contact_created(merchant=self.merchant, contact=contact, actor=actor)
+            else:
+                member = Member(merchant=self.merchant, contact=contact, phone=str(contact.phone))
+                member.status_changed_by = actor.label
+                new.append(member)
+        Member.objects.bulk_create(new)
+        return {member.contact_id or 0: member for member in new}
+
+    def _tags(self) -> dict[str, Tag]:
+        """The tags the rows add, by lower-case name (found like tag_ensure, else made),
+        and the contacts' links to them."""
+        names: dict[str, str] = {}
+        for planned in self.planned:
+            for name in planned.new_tags:
+                names.setdefault(name.lower(), name)
+        if not names:
+            return {}
+
+        def existing() -> dict[str, Tag]:
+            found: dict[str, Tag] = {}
+            query = (
+                Tag.objects.filter(merchant=self.merchant)
+                .annotate(lower=Lower("name"))
+                .filter(Q(lower__in=list(names)) | Q(name__in=list(names.values())))
+                .order_by("pk")
+            )
+            for tag in query:
+                found.setdefault(tag.name.lower(), tag)
+            return found
+
+        tags = existing()
+        missing = [Tag(merchant=self.merchant, name=n) for k, n in names.items() if k not in tags]
+        if missing:
+            Tag.objects.bulk_create(missing, ignore_conflicts=True)
+            tags = existing()
+        links = [
+            ContactTag(contact=planned.contact, tag=tags[name.lower()])
+            for planned in self.planned
+            for name in planned.new_tags
+        ]
+        ContactTag.objects.bulk_create(links, ignore_conflicts=True)
+        return tags
+
+
+@transaction.atomic
+def contacts_import(
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    rows: list[ImportedContact],
+    seen: dict[str, int],
+    dry_run: bool = False,
+) -> list[ImportOutcome]:
+    """Create or update the contacts of many rows at once, in a few queries, with what
+    `contact_create`, `contact_update` and `contact_tag_add` write for each: activity
+    events (fanned out to webhooks and automations), the audit trail, memberships, tags.
+
+    A contact is found by the row's `known_ids`, else by its phone. `seen` maps the keys
+    of earlier rows to their numbers; a row with a key already seen is a duplicate, and
+    each row that is not an error adds its keys. The dry run decides the same way and
+    writes nothing. Returns one outcome per row, in order.
+    """
+    plan = _Import(merchant, rows, lock=not dry_run)
+    outcomes: list[ImportOutcome] = []
+    for row in rows:
+        earlier = [seen[key] for key in row.keys if key in seen]
+        if earlier:
+            first = min(earlier)
+            outcomes.append(
+                ImportOutcome("error", f"Duplicate of row {first}.", duplicate_of=first)
+            )
+            continue
+        try:
+            outcome = plan.decide(row)
+        except PatronError as exc:
+            outcomes.append(ImportOutcome("error", exc.message))
+            continue
+        for key in row.keys:
+            seen.setdefault(key, row.number)
+        outcomes.append(outcome)
+    if not dry_run:
+        plan.save(actor)
+    else:
+        for outcome in outcomes:
+            outcome.contact = None
+    return outcomes

@@ -19,7 +19,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,13 +27,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patron.contacts import services as contacts
-from patron.contacts.models import Contact, ContactSource
+from patron.contacts.models import Contact
 from patron.integrations.models import ImportBatch, ImportRow, ImportStatus, RowOutcome
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
@@ -261,7 +261,7 @@ def import_start(
     return batch
 
 
-# --- one row ---------------------------------------------------------------------------
+# --- rows ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -271,7 +271,6 @@ class Outcome:
     natural_key: str = ""
     contact: Contact | None = None
     points: int = 0
-    changes: dict[str, Any] = field(default_factory=dict)
     phone: str = ""
 
 
@@ -342,132 +341,112 @@ def _values(merchant: Merchant, mapping: dict[str, str], raw: dict[str, str]) ->
     return values
 
 
-def _find(merchant: Merchant, values: dict[str, Any]) -> Contact | None:
-    live = Contact.objects.filter(merchant=merchant, deleted_at__isnull=True)
-    if values.get("external_id"):
-        # Earlier imports remember which contact an external id became (an indexed
-        # lookup; the JSON field has no index on every database).
-        # Two plain lookups: as one subquery, SQLite walks the contacts table instead.
-        contact_ids = list(
-            ImportRow.objects.filter(
-                merchant=merchant,
-                natural_key=f"ext:{values['external_id']}",
-                dry_run=False,
-                contact__isnull=False,
-            ).values_list("contact_id", flat=True)[:20]
-        )
-        found = live.filter(pk__in=contact_ids).first() if contact_ids else None
-        if found is not None:
-            return found
-    if values.get("phone"):
-        return live.filter(phone=values["phone"]).first()
-    return None
+def _known(merchant: Merchant, external_ids: set[str]) -> dict[str, list[int]]:
+    """{external id: the contacts earlier imports made of it}, for a batch's ids at once.
 
-
-def _changes(contact: Contact, values: dict[str, Any]) -> dict[str, Any]:
-    """The fields the row would change; empty cells never blank a stored value."""
-    changes: dict[str, Any] = {}
-    for name in ("first_name", "last_name", "phone", "email", "birthday"):
-        if name in values and str(getattr(contact, name) or "") != str(values[name]):
-            changes[name] = values[name]
-    return changes
-
-
-def _row(
-    batch: ImportBatch, number: int, raw: dict[str, str], *, dry_run: bool, actor: Actor
-) -> Outcome:
-    merchant = batch.merchant
-    try:
-        values = _values(merchant, batch.mapping, raw)
-    except RowError as exc:
-        return Outcome(RowOutcome.ERROR, str(exc))
-    key = (
-        f"ext:{values['external_id']}" if values.get("external_id") else f"phone:{values['phone']}"
-    )
-    phone = values.get("phone") or ""
-    same = Q(natural_key=key) | Q(phone=phone) if phone else Q(natural_key=key)
-    earlier = (
-        ImportRow.objects.filter(same, batch=batch, dry_run=dry_run)
-        .exclude(outcome=RowOutcome.ERROR)
-        .exclude(row_number=number)
-        .order_by("row_number")
-        .values_list("row_number", flat=True)
-        .first()
-    )
-    if earlier is not None:
-        return Outcome(RowOutcome.ERROR, f"Duplicate of row {earlier}.", key, phone=phone)
-    contact = _find(merchant, values)
-    try:
-        if contact is None:
-            outcome = _create(batch, key, values, dry_run=dry_run, actor=actor)
-        else:
-            outcome = _update(batch, key, contact, values, dry_run=dry_run, actor=actor)
-        if outcome.points and not dry_run and outcome.contact is not None:
-            _opening_balance(
-                batch=batch, contact=outcome.contact, points=outcome.points, key=key, actor=actor
-            )
-    except PatronError as exc:
-        return Outcome(RowOutcome.ERROR, exc.message, key)
-    return outcome
-
-
-def _create(
-    batch: ImportBatch, key: str, values: dict[str, Any], *, dry_run: bool, actor: Actor
-) -> Outcome:
-    merchant = batch.merchant
-    # `_find` looked the phone up already: no live contact has it.
-    outcome = Outcome(
-        RowOutcome.CREATED,
-        natural_key=key,
-        points=values.get("points", 0),
-        phone=values.get("phone") or "",
-    )
-    if not dry_run:
-        external_id = values.get("external_id")
-        outcome.contact = contacts.contact_create(
+    Earlier imports remember which contact an external id became (an indexed lookup;
+    the JSON field has no index on every database)."""
+    known: dict[str, list[int]] = {}
+    if not external_ids:
+        return known
+    rows = (
+        ImportRow.objects.filter(
             merchant=merchant,
-            actor=actor,
-            first_name=values.get("first_name", ""),
-            last_name=values.get("last_name", ""),
-            phone=values.get("phone"),
-            email=values.get("email"),
-            birthday=values.get("birthday"),
-            tags=values.get("tags", []),
-            source=ContactSource.IMPORT,
+            natural_key__in=[f"ext:{i}" for i in external_ids],
+            dry_run=False,
+            contact__isnull=False,
+        )
+        .values_list("natural_key", "contact_id")
+        .distinct()
+    )
+    for key, contact_id in rows:
+        known.setdefault(key, []).append(contact_id)
+    return known
+
+
+def _seen(
+    batch: ImportBatch, rows: list[contacts.ImportedContact], dry_run: bool
+) -> dict[str, int]:
+    """{key: first row number} of this run's committed rows that share a key with `rows`."""
+    keys = {key for row in rows for key in row.keys}
+    natural = [key for key in keys if key.startswith("ext:")] + [
+        key for key in keys if key.startswith("phone:")
+    ]
+    phones = [key.removeprefix("phone:") for key in keys if key.startswith("phone:")]
+    seen: dict[str, int] = {}
+    if not keys:
+        return seen
+    earlier = (
+        ImportRow.objects.filter(Q(natural_key__in=natural) | Q(phone__in=phones))
+        .filter(batch=batch, dry_run=dry_run)
+        .exclude(outcome=RowOutcome.ERROR)
+        .values_list("row_number", "natural_key", "phone")
+    )
+    for number, natural_key, phone in earlier:
+        for key in (natural_key, f"phone:{phone}" if phone else ""):
+            if key and number < seen.get(key, number + 1):
+                seen[key] = number
+    return seen
+
+
+def _outcomes(
+    batch: ImportBatch, rows: list[tuple[int, dict[str, str]]], *, dry_run: bool, actor: Actor
+) -> dict[int, Outcome]:
+    """Every row's outcome, the rows written together through contacts_import."""
+    merchant = batch.merchant
+    outcomes: dict[int, Outcome] = {}
+    parsed: list[tuple[contacts.ImportedContact, str, dict[str, Any]]] = []
+    for number, raw in rows:
+        try:
+            values = _values(merchant, batch.mapping, raw)
+        except RowError as exc:
+            outcomes[number] = Outcome(RowOutcome.ERROR, str(exc))
+            continue
+        external_id = values.get("external_id")
+        phone = values.get("phone") or ""
+        key = f"ext:{external_id}" if external_id else f"phone:{phone}"
+        keys = [key, f"phone:{phone}"] if phone and external_id else [key]
+        row = contacts.ImportedContact(
+            number=number,
+            values=values,
+            keys=keys,
             external_ids={EXTERNAL_ID_KEY: external_id} if external_id else {},
         )
-    return outcome
-
-
-def _update(
-    batch: ImportBatch,
-    key: str,
-    contact: Contact,
-    values: dict[str, Any],
-    *,
-    dry_run: bool,
-    actor: Actor,
-) -> Outcome:
-    merchant = batch.merchant
-    points = values.get("points", 0)
-    tags = values.get("tags", [])
-    changes = _changes(contact, values)
-    current_tags = set(contact.tags.values_list("name", flat=True)) if tags else set()
-    new_tags = [t for t in tags if t not in current_tags]
-    phone = values.get("phone") or ""
-    if not changes and not new_tags:
-        return Outcome(
-            RowOutcome.UNCHANGED, natural_key=key, contact=contact, points=points, phone=phone
+        parsed.append((row, key, values))
+    known = _known(merchant, {v["external_id"] for _r, _k, v in parsed if v.get("external_id")})
+    for row, key, _v in parsed:
+        row.known_ids = known.get(key, []) if key.startswith("ext:") else []
+    seen = _seen(batch, [row for row, _k, _v in parsed], dry_run)
+    decided = contacts.contacts_import(
+        merchant=merchant,
+        actor=actor,
+        rows=[row for row, _k, _v in parsed],
+        seen=seen,
+        dry_run=dry_run,
+    )
+    for (row, key, values), done in zip(parsed, decided, strict=True):
+        phone = values.get("phone") or ""
+        if done.outcome == RowOutcome.ERROR:
+            # A duplicate keeps its phone, as a row that repeats another did before.
+            outcomes[row.number] = Outcome(
+                RowOutcome.ERROR, done.message, key, phone=phone if done.duplicate_of else ""
+            )
+            continue
+        outcome = Outcome(
+            done.outcome, done.message, key, done.contact, values.get("points", 0), phone
         )
-    changed = sorted([*changes, *(["tags"] if new_tags else [])])
-    if not dry_run:
-        if changes:
-            contacts.contact_update(merchant=merchant, contact=contact, actor=actor, **changes)
-        for tag in new_tags:
-            contacts.contact_tag_add(merchant=merchant, contact=contact, name=tag, actor=actor)
-    return Outcome(RowOutcome.UPDATED, ", ".join(changed), key, contact, points, phone=phone)
+        if outcome.points and not dry_run and done.contact is not None:
+            try:
+                _opening_balance(
+                    batch=batch, contact=done.contact, points=outcome.points, key=key, actor=actor
+                )
+            except PatronError as exc:
+                outcome = Outcome(RowOutcome.ERROR, exc.message, key)
+        outcomes[row.number] = outcome
+    return outcomes
 
 
+@transaction.atomic
 def _opening_balance(
     *, batch: ImportBatch, contact: Contact, points: int, key: str, actor: Actor
 ) -> None:
@@ -504,6 +483,11 @@ def _count(batch: ImportBatch, dry_run: bool) -> dict[str, int]:
     return {outcome: counts.get(outcome, 0) for outcome in RowOutcome.values}
 
 
+# A concurrent writer can take a phone between the read and the insert; the batch is
+# then decided again, and the second time finds that contact.
+ATTEMPTS = 3
+
+
 def _run_batch(
     batch_id: int, merchant: Merchant, rows: list[tuple[int, dict[str, str]]], dry_run: bool
 ) -> ImportBatch:
@@ -515,27 +499,34 @@ def _run_batch(
                 batch=batch, dry_run=dry_run, row_number__in=[n for n, _raw in rows]
             ).values_list("row_number", flat=True)
         )
-        for number, raw in rows:
-            if number in done:
-                continue
-            # Each row in its own savepoint: a row that fails leaves the others alone.
-            with transaction.atomic():
-                outcome = _row(batch, number, raw, dry_run=dry_run, actor=actor)
-            if outcome.outcome == RowOutcome.ERROR and not dry_run:
-                outcome.contact = None
-            # Saved one by one: a later row of the same batch looks for it (duplicates).
-            ImportRow.objects.create(
-                merchant=merchant,
-                batch=batch,
-                dry_run=dry_run,
-                row_number=number,
-                outcome=outcome.outcome,
-                message=outcome.message[:500],
-                natural_key=outcome.natural_key[:200],
-                phone=outcome.phone,
-                contact=outcome.contact if not dry_run else None,
-                points=outcome.points,
-            )
+        todo = [(number, raw) for number, raw in rows if number not in done]
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    outcomes = _outcomes(batch, todo, dry_run=dry_run, actor=actor)
+                break
+            except IntegrityError:
+                if attempt == ATTEMPTS:
+                    raise
+        ImportRow.objects.bulk_create(
+            [
+                ImportRow(
+                    merchant=merchant,
+                    batch=batch,
+                    dry_run=dry_run,
+                    row_number=number,
+                    outcome=outcome.outcome,
+                    message=outcome.message[:500],
+                    natural_key=outcome.natural_key[:200],
+                    phone=outcome.phone,
+                    contact=outcome.contact
+                    if not dry_run and outcome.outcome != RowOutcome.ERROR
+                    else None,
+                    points=outcome.points,
+                )
+                for number, outcome in sorted(outcomes.items())
+            ]
+        )
         last = rows[-1][0]
         if dry_run:
             batch.checked_rows = max(batch.checked_rows, last)
