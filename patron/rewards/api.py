@@ -197,5 +197,5 @@ def create_redemption(
             actor=actor,
             idempotency_key=key,
         )
-    redemption.member.refresh_from_db()
+    # The services hand back the member as their locked write left it (balances current).
     return 201, RedemptionOut.from_redemption(redemption)

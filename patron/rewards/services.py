@@ -203,7 +203,8 @@ def reward_claim(
         )
         if not taken:
             raise RewardOutOfStock(field="reward_id")
-    member.refresh_from_db()
+    # points_redeem locked and changed its own copy of the row: the ledger row holds it.
+    member = entry.member
     redemption = Redemption(
         merchant=merchant,
         member=member,
@@ -256,7 +257,8 @@ def redemption_manual(
     )
     redemption = Redemption(
         merchant=merchant,
-        member=member,
+        # The copy points_redeem locked and changed, with the balance after this row.
+        member=entry.member,
         points=points,
         note=entry.reason,
         entry=entry,
