@@ -4,16 +4,21 @@ Everything a signed-in customer sees is read for their own member only: the view
 the member from the customer's session, never an id from the request.
 """
 
+import copy
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_scopes import scope
 
 from patron.coupons.models import Coupon
 from patron.coupons.selectors import available_coupons
 from patron.loyalty import selectors as loyalty
-from patron.loyalty.models import LedgerEntry, Member, Tier
+from patron.loyalty.models import LedgerEntry, LoyaltyProgram, Member, Tier
 from patron.portal.models import PortalSettings
 from patron.rewards.models import Reward
 from patron.rewards.selectors import redeemable_rewards
@@ -33,6 +38,70 @@ def settings_for(merchant: Merchant) -> PortalSettings:
     """The merchant's settings, or the defaults (unsaved) when never changed."""
     found = PortalSettings.objects.filter(merchant=merchant).first()
     return found or PortalSettings(merchant=merchant)
+
+
+@dataclass(frozen=True)
+class PageSetup:
+    """What every customer page of a merchant reads and staff rarely change."""
+
+    merchant: Merchant
+    settings: PortalSettings
+    program: LoyaltyProgram
+    tiers: tuple[Tier, ...]
+
+
+# Per process: merchant id -> (version, settings, program, tiers). Entries are shared by
+# the threads of the process, so they are never changed, only replaced.
+_setups: dict[int, tuple[str, PortalSettings, LoyaltyProgram, tuple[Tier, ...]]] = {}
+
+
+def _version_sql() -> str:
+    """SQL giving the version of a merchant's settings, program and tiers (PostgreSQL).
+
+    `xmin` is the transaction that wrote a row's current version and `ctid` where that
+    version lies; a new version gets a new place, even in the same transaction. So any
+    update, insert or delete of one of these rows, whatever code path made it, changes
+    the text, and a cached copy is used only while it is what the database holds.
+    """
+    merchant = Merchant._meta.db_table
+    row = "id || ':' || xmin::text || ctid::text"
+
+    def one(table: str) -> str:
+        return f"coalesce((SELECT {row} FROM {table} WHERE merchant_id = {merchant}.id), '-')"  # noqa: S608
+
+    tiers = (
+        f"coalesce((SELECT string_agg({row}, ',' ORDER BY id) "  # noqa: S608
+        f"FROM {Tier._meta.db_table} WHERE merchant_id = {merchant}.id), '-')"
+    )
+    parts = [one(PortalSettings._meta.db_table), one(LoyaltyProgram._meta.db_table), tiers]
+    return " || '/' || ".join(parts)
+
+
+def page_setup(slug: str) -> PageSetup:
+    """The merchant behind a customer page's slug, with its page settings, program and
+    tiers: one query when nothing changed since this process last read them (on
+    PostgreSQL), four otherwise."""
+    found = Merchant.objects.filter(slug=slug)
+    if connection.vendor == "postgresql":
+        found = found.annotate(setup_version=RawSQL(_version_sql(), ()))  # noqa: S611
+    merchant = found.first()
+    if merchant is None:
+        raise Http404("No such page")
+    version = getattr(merchant, "setup_version", None)
+    cached = _setups.get(merchant.pk)
+    if version is not None and cached is not None and cached[0] == version:
+        _, settings, program, tiers = cached
+    else:
+        with scope(merchant=merchant):
+            settings = settings_for(merchant)
+            program = loyalty.program(merchant)
+            tiers = tuple(loyalty.tiers(merchant))
+        if version is not None:
+            _setups[merchant.pk] = (version, settings, program, tiers)
+    # Copies tied to this request's merchant row, so the shared ones stay untouched.
+    settings, program = copy.copy(settings), copy.copy(program)
+    settings.merchant = program.merchant = merchant
+    return PageSetup(merchant=merchant, settings=settings, program=program, tiers=tiers)
 
 
 @dataclass
@@ -70,11 +139,18 @@ def member_for_session(merchant: Merchant, phone: str, member_id: int | None) ->
     return member
 
 
-def tier_progress(merchant: Merchant, member: Member) -> TierProgress:
+def tier_progress(
+    merchant: Merchant,
+    member: Member,
+    program: LoyaltyProgram | None = None,
+    tiers: Iterable[Tier] | None = None,
+) -> TierProgress:
     # The program decides what counts towards a tier (lifetime points, or points or
     # spend in a window); progress is measured the same way.
-    reached = loyalty.tier_qualifying_value(merchant, member)
-    following = next((t for t in loyalty.tiers(merchant) if t.threshold > reached), None)
+    reached = loyalty.tier_qualifying_value(merchant, member, settings=program)
+    if tiers is None:
+        tiers = loyalty.tiers(merchant)
+    following = next((t for t in tiers if t.threshold > reached), None)
     if following is None:
         return TierProgress(current=member.tier, next=None)
     floor = member.tier.threshold if member.tier is not None else 0
@@ -88,13 +164,22 @@ def tier_progress(merchant: Merchant, member: Member) -> TierProgress:
     )
 
 
-def account(merchant: Merchant, member: Member) -> Account:
+def account(merchant: Merchant, member: Member, setup: PageSetup | None = None) -> Account:
     contact = member.contact
-    coupons = list(available_coupons(merchant, contact)) if contact is not None else []
+    # Without the selector's joins: the page shows the codes, not their contact.
+    coupons = (
+        list(available_coupons(merchant, contact).select_related(None))
+        if contact is not None
+        else []
+    )
     history = [_history_line(e) for e in loyalty.ledger(merchant, member)[:HISTORY_LENGTH]]
+    if setup is not None:
+        tier = tier_progress(merchant, member, setup.program, setup.tiers)
+    else:
+        tier = tier_progress(merchant, member)
     return Account(
         member=member,
-        tier=tier_progress(merchant, member),
+        tier=tier,
         coupons=coupons,
         rewards=list(redeemable_rewards(merchant, member)),
         history=history,

@@ -46,6 +46,7 @@ class Portal:
     settings: PortalSettings
     session: PortalSession
     language: str
+    setup: selectors.PageSetup
 
     @property
     def token(self) -> str:
@@ -69,14 +70,15 @@ def portal_page(view: PortalView) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        merchant = selectors.merchant_for_slug(slug)
+        setup = selectors.page_setup(slug)
+        merchant = setup.merchant
         with scope(merchant=merchant):
             session = portal_session.load(request, merchant)
             wanted = request.GET.get("lang", "")
             if wanted in LANGUAGE_CODES:
                 session.language = wanted
             language = session.language or translation.get_language() or "en"
-            portal = Portal(merchant, selectors.settings_for(merchant), session, language)
+            portal = Portal(merchant, setup.settings, session, language, setup)
             with translation.override(language):
                 if request.method == "POST" and not portal_session.form_token_ok(
                     request, merchant, session
@@ -157,7 +159,7 @@ def _account_page(
         return _render(request, portal, "portal/neutral.html", status=status)
     if member.status != "active":
         return _render(request, portal, "portal/join.html", {"member": member, **extra}, status)
-    context = {"account": selectors.account(merchant, member), **extra}
+    context = {"account": selectors.account(merchant, member, portal.setup), **extra}
     return _render(request, portal, "portal/account.html", context, status)
 
 

@@ -215,3 +215,37 @@ def test_history_shows_what_happened_but_not_the_staff_note(trio):
     assert "Points earned" in page
     assert "+40" in page
     assert "complains" not in page
+
+
+def test_a_change_to_settings_tiers_or_program_shows_on_the_next_page(trio):
+    """The page reads these once per process while they stay the same (PostgreSQL); any
+    change, even one made outside the services, is seen at once."""
+    from patron.loyalty.models import LoyaltyProgram, Tier
+    from patron.portal.models import PortalSettings
+
+    _mark(trio, points=120)
+    customer = Customer("alpha")
+    customer.sign_in(trio.merchant, "0912 345 678", MARK)
+    configure(trio.merchant, primary_color="#112233")
+    assert "--brand: #112233" in customer.open().content.decode()
+
+    with scopes_disabled():
+        PortalSettings.objects.filter(merchant=trio.merchant).update(primary_color="#445566")
+    assert "--brand: #445566" in customer.open().content.decode()
+
+    with scopes_disabled():
+        Tier.objects.create(merchant=trio.merchant, name="Silver", threshold=500)
+    assert "380 more points to reach Silver" in customer.open().content.decode()
+
+    with scopes_disabled():
+        # Tiers by points earned in a window: none were earned in the last 0 days.
+        LoyaltyProgram.objects.update_or_create(
+            merchant=trio.merchant, defaults={"tier_basis": "window_points", "tier_window_days": 0}
+        )
+        Tier.objects.filter(merchant=trio.merchant, name="Silver").update(threshold=600)
+    assert "600 more points to reach Silver" in customer.open().content.decode()
+
+    with scopes_disabled():
+        Tier.objects.filter(merchant=trio.merchant).delete()
+    assert "No tier yet" in customer.open().content.decode()
+    assert "to reach Silver" not in customer.open().content.decode()
