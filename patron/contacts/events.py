@@ -75,17 +75,13 @@ def record_many(
     return created
 
 
-def contact_created_data(contact: Contact) -> dict[str, Any]:
-    return {"source": contact.source, "phone": str(contact.phone or "")}
-
-
 def contact_created(*, contact: Contact, actor: Actor) -> ActivityEvent:
     return record(
         merchant=contact.merchant,
         type="contact_created",
         actor=actor,
         contact=contact,
-        data=contact_created_data(contact),
+        data={"source": contact.source, "phone": str(contact.phone or "")},
     )
 
 

@@ -307,8 +307,9 @@ def note_add(*, merchant: Merchant, contact: Contact, text: str, actor: Actor) -
 class ImportedContact:
     """One customer row of a file, parsed.
 
-    `values` holds the fields the row gives (first_name, last_name, phone, email,
-    birthday, tags); a field it leaves out keeps its stored value. `keys` say which
+    `values` holds the fields the row gives (first_name, last_name, phone in E.164 as
+    parse_phone gives it, email, birthday, tags); a field it leaves out keeps its stored
+    value. `keys` say which
     customer the row is about ("ext:<id>", "phone:<e164>"): two rows sharing a key are
     one customer, and the later one is reported as a duplicate. `known_ids` are the
     contacts an earlier import made of the row's external id.
@@ -379,9 +380,7 @@ class _Import:
         return self.by_phone.get(phone) if phone else None
 
     def decide(self, row: ImportedContact) -> ImportOutcome:
-        values = dict(row.values)
-        if values.get("phone"):
-            values["phone"] = parse_phone(values["phone"], self.merchant.country)
+        values = row.values
         tags: dict[str, str] = {}
         for text in values.get("tags") or []:
             name = _clean_tag_name(text)
@@ -407,8 +406,8 @@ class _Import:
         if not (contact.full_name or contact.phone or contact.email):
             raise EmptyContact()
         _refresh_search_text(contact)
-        if contact.phone:
-            self.by_phone[str(contact.phone)] = contact
+        if values.get("phone"):
+            self.by_phone[values["phone"]] = contact
         self.tags[id(contact)] = {name.lower() for name in tags}
         self.planned.append(_Planned(row, contact, created=True, new_tags=tags))
         return ImportOutcome("created", contact=contact)
@@ -478,14 +477,22 @@ class _Import:
                 list(updated.values()),
                 ["first_name", "last_name", "email", "birthday", "search_text", "updated_at"],
             )
-        members = self._members(created, actor)
+        members = self._members(
+            [
+                (p.contact, p.row.values["phone"])
+                for p in self.planned
+                if p.created and p.row.values.get("phone")
+            ],
+            actor,
+        )
         tags = self._tags()
         items: list[tuple[str, Contact | None, dict[str, Any]]] = []
         trail: list[Any] = []
         for planned in self.planned:
             contact = planned.contact
             if planned.created:
-                items.append(("contact_created", contact, events.contact_created_data(contact)))
+                data = {"source": contact.source, "phone": planned.row.values.get("phone") or ""}
+                items.append(("contact_created", contact, data))
                 trail.append(
                     audit_entry(
                         merchant=merchant,
@@ -526,7 +533,7 @@ class _Import:
         events.record_many(merchant=merchant, actor=actor, items=items)
         audit_record_many(trail)
 
-    def _members(self, created: list[Contact], actor: Actor) -> dict[int, Any]:
+    def _members(self, created: list[tuple[Contact, str]], actor: Actor) -> dict[int, Any]:
         """Seed 004, as contact_create does: imported contacts with a phone become members.
 
         The common case (a number with no membership yet, no activation on creation) is
@@ -535,23 +542,23 @@ class _Import:
         from patron.loyalty.models import Member
         from patron.loyalty.services import AUTO_MEMBER_SOURCES, member_on_contact_created
 
-        with_phone = [c for c in created if c.phone and c.source in AUTO_MEMBER_SOURCES]
+        with_phone = [(c, phone) for c, phone in created if c.source in AUTO_MEMBER_SOURCES]
         if not with_phone:
             return {}
         taken = set(
             Member.objects.filter(
                 merchant=self.merchant,
                 deleted_at__isnull=True,
-                phone__in=[str(c.phone) for c in with_phone],
+                phone__in=[phone for _c, phone in with_phone],
             ).values_list("phone", flat=True)
         )
         one_by_one = loyalty_selectors.program(self.merchant).activate_on_create
         new = []
-        for contact in with_phone:
-            if one_by_one or str(contact.phone) in taken:
+        for contact, phone in with_phone:
+            if one_by_one or phone in taken:
                 member_on_contact_created(merchant=self.merchant, contact=contact, actor=actor)
             else:
-                member = Member(merchant=self.merchant, contact=contact, phone=str(contact.phone))
+                member = Member(merchant=self.merchant, contact=contact, phone=phone)
                 member.status_changed_by = actor.label
                 new.append(member)
         Member.objects.bulk_create(new)
