@@ -4,6 +4,9 @@ The file is read as a stream, row by row, never whole into memory, so any size w
 Each run (the dry run, then the import) walks the rows in batches of BATCH_SIZE; a batch
 commits its rows' outcomes together with the run's row counter, so a run that stops
 (a crash, a deploy) resumes after the last committed batch and never does a row twice.
+A batch is parsed here and handed whole to contacts' `contacts_import`, which decides
+every row in memory (as if the rows were written one by one) and writes them together:
+a few dozen queries a batch instead of dozens a row.
 
 A row is about one contact, found by its natural key: the external id when the file
 has one, else the phone number in E.164. Re-running the same file finds every contact
