@@ -1013,6 +1013,61 @@ def points_redeem(
     """Spend points (a reward claim, or a manual redemption)."""
     _check_amount(amount)
     member = _lock(merchant, member)
+    return _redeem(
+        merchant,
+        member,
+        amount=amount,
+        actor=actor,
+        reason=reason,
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+
+
+def points_redeem_locked(
+    *,
+    merchant: Merchant,
+    member: Member,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    source: str = LedgerSource.REWARD,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """`points_redeem` for a caller that holds the member's lock: `member` is what
+    `member_lock` returned in the caller's still-open transaction, and is changed in place.
+
+    A claim holds the lock while it writes, so every statement there delays the other
+    claims of the member: this one skips a second lock and a savepoint (any error still
+    rolls back with the caller's transaction, which must not go on after it)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("points_redeem_locked must run inside the caller's transaction")
+    _check_amount(amount)
+    return _redeem(
+        merchant,
+        member,
+        amount=amount,
+        actor=actor,
+        reason=reason,
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _redeem(
+    merchant: Merchant,
+    member: Member,
+    *,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    source: str,
+    reference: str,
+    idempotency_key: str | None,
+) -> LedgerEntry:
     previous = _replay(merchant, idempotency_key)
     if previous is not None:
         return previous

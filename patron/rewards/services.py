@@ -186,7 +186,7 @@ def reward_claim(
         if first.exists():
             return first.select_related("coupon", "reward", "member").get()
     _on_offer(merchant, reward)
-    entry = loyalty_services.points_redeem(
+    entry = loyalty_services.points_redeem_locked(
         merchant=merchant,
         member=member,
         amount=reward.points_cost,
@@ -203,8 +203,6 @@ def reward_claim(
         )
         if not taken:
             raise RewardOutOfStock(field="reward_id")
-    # points_redeem locked and changed its own copy of the row: the ledger row holds it.
-    member = entry.member
     redemption = Redemption(
         merchant=merchant,
         member=member,

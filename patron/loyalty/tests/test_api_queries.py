@@ -16,7 +16,7 @@ from patron.rewards.models import Redemption, Reward
 # transaction a savepoint), for a request after a first one, so the API key's
 # rate-limit window exists.
 GIVE_POINTS_QUERIES = 21
-CLAIM_QUERIES = 46
+CLAIM_QUERIES = 43
 
 
 def _count(trio, path, body, key, django_capture_on_commit_callbacks):
