@@ -72,6 +72,31 @@ def coupon_issued(*, coupon: Coupon, actor: Actor) -> CouponEvent:
     )
 
 
+def coupons_issued_in_bulk(*, coupon: Coupon, actor: Actor, count: int, redrawn: int) -> None:
+    """A batch of coupons alike but for their codes (`coupon` is their unsaved pattern):
+    one timeline event for the batch, no history row per coupon."""
+    record(
+        merchant=coupon.merchant,
+        type="coupon_bulk_issued",
+        actor=actor,
+        contact=coupon.contact,
+        data={
+            "count": count,
+            "redrawn": redrawn,
+            "label": coupon.label,
+            "type": coupon.type,
+            "value": str(coupon.value),
+            "usage_limit": coupon.usage_limit,
+            "prefix": coupon.prefix,
+            "minimum_order": str(coupon.minimum_order) if coupon.minimum_order else None,
+            "applies_to": coupon.applies_to,
+            "starts_at": coupon.starts_at.isoformat() if coupon.starts_at else None,
+            "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None,
+            "reference": coupon.reference,
+        },
+    )
+
+
 def coupon_sent(*, coupon: Coupon, actor: Actor, channel: str, to: str = "") -> CouponEvent:
     return _write(
         coupon=coupon, type=CouponEventType.SENT, actor=actor, data={"channel": channel, "to": to}
