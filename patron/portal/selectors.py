@@ -18,7 +18,7 @@ from django_scopes import scope
 from patron.coupons.models import Coupon
 from patron.coupons.selectors import available_coupons
 from patron.loyalty import selectors as loyalty
-from patron.loyalty.models import LedgerEntry, LoyaltyProgram, Member, Tier
+from patron.loyalty.models import LoyaltyProgram, Member, Tier
 from patron.portal.models import PortalSettings
 from patron.rewards.models import Reward
 from patron.rewards.selectors import redeemable_rewards
@@ -168,11 +168,19 @@ def account(merchant: Merchant, member: Member, setup: PageSetup | None = None) 
     contact = member.contact
     # Without the selector's joins: the page shows the codes, not their contact.
     coupons = (
-        list(available_coupons(merchant, contact).select_related(None))
+        list(
+            available_coupons(merchant, contact)
+            .select_related(None)
+            .only("label", "code", "expires_at")
+        )
         if contact is not None
         else []
     )
-    history = [_history_line(e) for e in loyalty.ledger(merchant, member)[:HISTORY_LENGTH]]
+    # Plain values: a history line needs five of the entry's columns, not the entry.
+    entries = loyalty.ledger(merchant, member).values_list(
+        "amount", "kind", "source", "category__name", "created_at"
+    )
+    history = [_history_line(*values) for values in entries[:HISTORY_LENGTH]]
     if setup is not None:
         tier = tier_progress(merchant, member, setup.program, setup.tiers)
     else:
@@ -186,7 +194,9 @@ def account(merchant: Merchant, member: Member, setup: PageSetup | None = None) 
     )
 
 
-def _history_line(entry: LedgerEntry) -> HistoryLine:
+def _history_line(
+    amount: int, kind: str, source: str, category: str | None, at: datetime.datetime
+) -> HistoryLine:
     # Never the staff's free-text reason: it is written for colleagues, not customers.
     kinds = {
         "earn": _("Points earned"),
@@ -196,10 +206,10 @@ def _history_line(entry: LedgerEntry) -> HistoryLine:
         "reverse": _("Points reversed"),
         "transfer": _("Points moved"),
     }
-    if entry.source == "reward":
+    if source == "reward":
         text = _("Reward claimed")
-    elif entry.category is not None:
-        text = entry.category.name
+    elif category is not None:
+        text = category
     else:
-        text = kinds.get(entry.kind, entry.kind)
-    return HistoryLine(amount=entry.amount, text=text, at=entry.created_at)
+        text = kinds.get(kind, kind)
+    return HistoryLine(amount=amount, text=text, at=at)
