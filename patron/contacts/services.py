@@ -328,6 +328,9 @@ class ImportOutcome:
     message: str = ""
     contact: Contact | None = None
     duplicate_of: int | None = None  # the number of the earlier row with the same key
+    # An error's code ("duplicate" or the PatronError's) and what its message quotes.
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -625,13 +628,20 @@ def contacts_import(
         if earlier:
             first = min(earlier)
             outcomes.append(
-                ImportOutcome("error", f"Duplicate of row {first}.", duplicate_of=first)
+                ImportOutcome(
+                    "error",
+                    f"Duplicate of row {first}.",
+                    duplicate_of=first,
+                    code="duplicate",
+                    params={"row": first},
+                )
             )
             continue
         try:
             outcome = plan.decide(row)
         except PatronError as exc:
-            outcomes.append(ImportOutcome("error", exc.message))
+            params = {"field": exc.field} if exc.field else {}
+            outcomes.append(ImportOutcome("error", exc.message, code=exc.code, params=params))
             continue
         for key in row.keys:
             seen.setdefault(key, row.number)
