@@ -42,6 +42,31 @@ class CouponIn(Schema):
     reference: str = Field("", max_length=200)
 
 
+class CouponBulkIn(Schema):
+    count: int = Field(..., ge=1, le=services.MAX_BULK_COUNT, examples=[1000])
+    label: str = Field(..., min_length=1, max_length=100, examples=["Summer Campaign"])
+    type: Literal["percentage", "fixed_amount", "free_shipping"]
+    value: Decimal = Field(Decimal(0), ge=0, max_digits=14, decimal_places=2)
+    usage_limit: int = Field(1, ge=1, le=1_000_000)
+    minimum_order: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+    applies_to: AppliesToIn | None = None
+    starts_at: datetime.datetime | None = None
+    expires_at: datetime.datetime | None = None
+    prefix: str = Field("", max_length=20, description="Letters, digits and dashes")
+    reference: str = Field(
+        "",
+        max_length=200,
+        description="Shared by every coupon of the batch; default: a new `bulk:...` one",
+    )
+
+
+class CouponBulkOut(Schema):
+    count: int
+    label: str
+    reference: str
+    redrawn: int = Field(..., description="Codes that clashed with existing ones, drawn again")
+
+
 class CouponOut(Schema):
     id: str
     code: str
@@ -259,6 +284,41 @@ def issue_coupon(request: HttpRequest, contact_id: str, payload: CouponIn) -> tu
         **terms,
     )
     return 201, CouponOut.from_coupon(coupon)
+
+
+BULK_DESCRIPTION = """
+Issues `count` coupons (1 to 1,000,000) on the same terms, each with its own random code,
+to one contact (a campaign's holder), in one transaction: all of them or none.
+
+The batch is one `coupon_bulk_issued` event on the contact's timeline, not a
+`coupon_issued` event per coupon. **Bulk-issued coupons are not pushed to Shopify**: the
+Shopify sync creates discount codes from `coupon_issued` events only.
+
+Every coupon of the batch carries the answer's `reference`. Send an `Idempotency-Key`:
+a retry with the same key answers the first batch instead of issuing another.
+"""
+
+
+@router.post(
+    "/contacts/{contact_id}/coupons/bulk",
+    response={201: CouponBulkOut, **ERRORS},
+    summary="Issue many coupons with random codes to a contact",
+    description=BULK_DESCRIPTION,
+)
+def issue_coupons_in_bulk(
+    request: HttpRequest, contact_id: str, payload: CouponBulkIn
+) -> tuple[int, CouponBulkOut]:
+    merchant, actor = tenant(request)
+    done = services.coupons_issue_bulk(
+        merchant=merchant,
+        contact=_contact(request, contact_id),
+        actor=actor,
+        applies_to=payload.applies_to.model_dump() if payload.applies_to else None,
+        **payload.model_dump(exclude={"applies_to"}),
+    )
+    return 201, CouponBulkOut(
+        count=done.count, label=done.label, reference=done.reference, redrawn=done.redrawn
+    )
 
 
 @router.post(

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django_scopes import scopes_disabled
 
+from patron.contacts.models import ActivityEvent
 from patron.coupons.models import Coupon, CouponEvent
 from patron.coupons.tests.factories import issue_coupon, make_contact
 
@@ -189,3 +190,109 @@ def test_without_a_key_the_api_refuses(trio, mark):
     from django.test import Client
 
     assert Client().get(f"/api/v1/coupons/{coupon.pk}").status_code == 401
+
+
+# ---------------------------------------------------------------------------------------
+# Bulk issue
+
+BULK = {"count": 25, "label": "Summer Campaign", "type": "fixed_amount", "value": "20000"}
+
+
+def activity_types(contact) -> list[str]:
+    with scopes_disabled():
+        return list(ActivityEvent.objects.filter(contact=contact).values_list("type", flat=True))
+
+
+def test_staff_api_issues_coupons_in_bulk_to_a_contact(trio, mark):
+    made = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", {**BULK, "prefix": "sum-"})
+    assert made.status_code == 201, made.json()
+    body = made.json()
+    assert (body["count"], body["label"], body["redrawn"]) == (25, "Summer Campaign", 0)
+    assert body["reference"].startswith("bulk:")
+    with scopes_disabled():
+        coupons = list(Coupon.objects.filter(reference=body["reference"]))
+    assert len(coupons) == len({c.code for c in coupons}) == 25
+    assert {(c.contact_id, c.status, c.value) for c in coupons} == {
+        (mark.pk, "available", Decimal("20000.00"))
+    }
+    assert all(c.code.startswith("SUM-") for c in coupons)
+    assert activity_types(mark).count("coupon_bulk_issued") == 1
+    assert trio.api.get(f"/contacts/{mark.pk}").json()["tags"] == ["Summer Campaign"]
+
+
+def test_a_bulk_issue_keeps_the_reference_it_is_given(trio, mark):
+    made = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", {**BULK, "reference": "june-flyer"})
+    assert made.status_code == 201, made.json()
+    assert made.json()["reference"] == "june-flyer"
+    with scopes_disabled():
+        assert Coupon.objects.filter(reference="june-flyer").count() == 25
+
+
+def test_a_bulk_issue_retry_with_the_same_idempotency_key_issues_one_batch(trio, mark):
+    headers = {"Idempotency-Key": "bulk-1"}
+    first = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", BULK, headers=headers)
+    again = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", BULK, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert coupon_count() == 25
+    assert activity_types(mark).count("coupon_bulk_issued") == 1
+
+    fewer = {**BULK, "count": 5}
+    other = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", fewer, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert coupon_count() == 25
+
+
+def test_outsider_cannot_bulk_issue_to_another_merchants_contact(trio, mark):
+    refused = trio.outsider_api.post(f"/contacts/{mark.pk}/coupons/bulk", BULK)
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "contact_not_found"
+    unknown = trio.api.post("/contacts/999999/coupons/bulk", BULK)
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "contact_not_found"
+    assert coupon_count() == 0
+    assert "coupon_bulk_issued" not in activity_types(mark)
+
+
+@pytest.mark.parametrize("count", [0, -3, 1_000_001, "many"])
+def test_a_bulk_count_outside_1_to_a_million_is_refused_by_the_schema(trio, mark, count):
+    bad = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", {**BULK, "count": count})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_request"
+    assert [e["field"] for e in bad.json()["errors"]] == ["payload.count"]
+    assert coupon_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("terms", "code", "field"),
+    [
+        ({"type": "percentage", "value": "120"}, "invalid_input", "value"),
+        ({"type": "fixed_amount", "value": "0"}, "invalid_input", "value"),
+        ({"prefix": "no spaces"}, "invalid_coupon_prefix", "prefix"),
+        ({"expires_at": "2020-01-01T00:00:00Z"}, "invalid_input", "expires_at"),
+        ({"applies_to": {"kind": "products"}}, "invalid_input", "applies_to"),
+        ({"type": "half_off"}, "invalid_request", None),
+    ],
+)
+def test_bad_bulk_terms_answer_422_with_a_stable_code_and_write_nothing(
+    trio, mark, terms, code, field
+):
+    bad = trio.api.post(f"/contacts/{mark.pk}/coupons/bulk", {**BULK, **terms})
+    assert bad.status_code == 422, bad.json()
+    assert bad.json()["code"] == code
+    if field:
+        assert bad.json()["field"] == field
+    assert coupon_count() == 0
+    assert activity_types(mark) == []
+
+
+def test_the_bulk_operation_is_documented_with_its_limits_and_the_shopify_caveat(trio):
+    spec = trio.api.get("/openapi.json").json()
+    operation = spec["paths"]["/api/v1/contacts/{contact_id}/coupons/bulk"]["post"]
+    assert "not pushed to Shopify" in operation["description"]
+    assert {"201", "404", "422"} <= set(operation["responses"])
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    count = spec["components"]["schemas"][body.rsplit("/", 1)[-1]]["properties"]["count"]
+    assert (count["minimum"], count["maximum"]) == (1, 1_000_000)
