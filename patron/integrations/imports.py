@@ -22,7 +22,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -275,10 +275,20 @@ class Outcome:
     contact: Contact | None = None
     points: int = 0
     phone: str = ""
+    # What the message says, for the staff app to say it in its language (reasons.py).
+    reason_code: str = ""
+    reason_params: dict[str, Any] = field(default_factory=dict)
 
 
 class RowError(Exception):
-    pass
+    """What is wrong with a row: the English message, its reason code and the values
+    the message quotes."""
+
+    def __init__(self, message: str, code: str, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.params = params
 
 
 def _parse_date(text: str) -> datetime.date:
@@ -287,16 +297,18 @@ def _parse_date(text: str) -> datetime.date:
             return datetime.datetime.strptime(text, fmt).date()  # noqa: DTZ007
         except ValueError:
             continue
-    raise RowError(f"Bad date {text!r}: use YYYY-MM-DD or DD/MM/YYYY.")
+    raise RowError(f"Bad date {text!r}: use YYYY-MM-DD or DD/MM/YYYY.", "bad_date", value=text)
 
 
 def _parse_points(text: str) -> int:
     try:
         points = int(text.replace(",", "").replace(" ", ""))
     except ValueError as exc:
-        raise RowError(f"Bad points {text!r}: use a whole number.") from exc
+        raise RowError(
+            f"Bad points {text!r}: use a whole number.", "bad_points", value=text
+        ) from exc
     if points < 0:
-        raise RowError("An opening balance cannot be negative.")
+        raise RowError("An opening balance cannot be negative.", "negative_points")
     return points
 
 
@@ -304,7 +316,7 @@ def _parse_phone(text: str, country: str) -> str:
     try:
         return parse_phone(text, country)
     except InvalidPhone as exc:
-        raise RowError(f"Bad phone number {text!r}.") from exc
+        raise RowError(f"Bad phone number {text!r}.", exc.code, value=text) from exc
 
 
 def _parse_email(text: str) -> str:
@@ -312,7 +324,7 @@ def _parse_email(text: str) -> str:
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise RowError(f"Bad email {text!r}.") from exc
+        raise RowError(f"Bad email {text!r}.", "bad_email", value=text) from exc
     return email
 
 
@@ -338,9 +350,9 @@ def _values(merchant: Merchant, mapping: dict[str, str], raw: dict[str, str]) ->
         if name in values:
             values[name] = parse(values[name])
     if any(len(values.get(name, "")) > 100 for name in ("first_name", "last_name")):
-        raise RowError("A name has at most 100 characters.")
+        raise RowError("A name has at most 100 characters.", "name_too_long")
     if not (values.get("external_id") or values.get("phone")):
-        raise RowError("The row has no phone number and no external id.")
+        raise RowError("The row has no phone number and no external id.", "no_key")
     return values
 
 
@@ -403,7 +415,9 @@ def _outcomes(
         try:
             values = _values(merchant, batch.mapping, raw)
         except RowError as exc:
-            outcomes[number] = Outcome(RowOutcome.ERROR, str(exc))
+            outcomes[number] = Outcome(
+                RowOutcome.ERROR, exc.message, reason_code=exc.code, reason_params=exc.params
+            )
             continue
         external_id = values.get("external_id")
         phone = values.get("phone") or ""
@@ -432,7 +446,12 @@ def _outcomes(
         if done.outcome == RowOutcome.ERROR:
             # A duplicate keeps its phone, as a row that repeats another did before.
             outcomes[row.number] = Outcome(
-                RowOutcome.ERROR, done.message, key, phone=phone if done.duplicate_of else ""
+                RowOutcome.ERROR,
+                done.message,
+                key,
+                phone=phone if done.duplicate_of else "",
+                reason_code=done.code,
+                reason_params=done.params,
             )
             continue
         outcome = Outcome(
@@ -444,7 +463,13 @@ def _outcomes(
                     batch=batch, contact=done.contact, points=outcome.points, key=key, actor=actor
                 )
             except PatronError as exc:
-                outcome = Outcome(RowOutcome.ERROR, exc.message, key)
+                outcome = Outcome(
+                    RowOutcome.ERROR,
+                    exc.message,
+                    key,
+                    reason_code=exc.code,
+                    reason_params={"field": exc.field} if exc.field else {},
+                )
         outcomes[row.number] = outcome
     return outcomes
 
@@ -520,6 +545,8 @@ def _run_batch(
                     row_number=number,
                     outcome=outcome.outcome,
                     message=outcome.message[:500],
+                    reason_code=outcome.reason_code,
+                    reason_params=outcome.reason_params,
                     natural_key=outcome.natural_key[:200],
                     phone=outcome.phone,
                     contact=outcome.contact

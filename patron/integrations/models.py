@@ -160,6 +160,10 @@ class ImportRow(models.Model):
     row_number = models.PositiveIntegerField()  # 1 is the first row after the header
     outcome = models.CharField(max_length=16, choices=RowOutcome.choices)
     message = models.CharField(max_length=500, blank=True, default="")
+    # What `message` says, as a code and the values it quotes, so the staff app can say
+    # it in the reader's language; `message` stays the English sentence.
+    reason_code = models.CharField(max_length=40, blank=True, default="")
+    reason_params = models.JSONField(default=dict, blank=True)
     # "ext:<id>" or "phone:<e164>": the contact this row is about, to spot duplicates.
     natural_key = models.CharField(max_length=200, blank=True, default="")
     # The row's phone in E.164: two rows with one phone are one contact, whatever ids.

@@ -49,7 +49,7 @@ def integrations_erase(merchant: Merchant, contact: Contact, actor: Actor) -> No
     for batch in ImportBatch.objects.filter(merchant=merchant, pk__in=lines):
         blank_rows(batch.file_path, lines[batch.pk])
     rows.update(phone="", natural_key=ERASED)
-    redact_rows(_import_rows(merchant, contact), ["message"], values)
+    redact_rows(_import_rows(merchant, contact), ["message", "reason_params"], values)
     redact_rows(Order.objects.filter(merchant=merchant, contact=contact), ["note"], values)
     events = ActivityEvent.objects.filter(merchant=merchant, contact=contact)
     WebhookDelivery.objects.filter(merchant=merchant, event__in=events).update(payload={})
