@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from patron.contacts.models import ActivityEvent
+from patron.integrations.reasons import row_reason
 from patron.lib.actors import ActorFields
 from patron.lib.scoping import merchant_scoped_manager
 from patron.lib.sealed import SealedTextField
@@ -191,6 +192,11 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.outcome}"
+
+    @property
+    def reason(self) -> str:
+        """`message` in the active language."""
+        return row_reason(self.reason_code, self.reason_params, self.message)
 
 
 class OrderSource(models.TextChoices):
