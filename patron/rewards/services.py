@@ -380,6 +380,7 @@ def reward_end(*, merchant: Merchant, reward: Reward, actor: Actor, reason: str)
     )
     return reward
 
+
 @transaction.atomic
 def reward_reopen(*, merchant: Merchant, reward: Reward, actor: Actor, reason: str) -> Reward:
     """Offer an ended reward again, with no end date: members can claim it from now on."""
