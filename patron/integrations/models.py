@@ -6,6 +6,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from patron.contacts.models import ActivityEvent
 from patron.integrations.reasons import row_reason
@@ -41,11 +42,11 @@ class WebhookEndpoint(ActorFields):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    RETRYING = "retrying", "Retrying"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", pgettext_lazy("delivery status", "Pending")
+    SENDING = "sending", pgettext_lazy("delivery status", "Sending")
+    RETRYING = "retrying", pgettext_lazy("delivery status", "Retrying")
+    SUCCEEDED = "succeeded", pgettext_lazy("delivery status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("delivery status", "Failed")
 
 
 class WebhookDelivery(models.Model):
@@ -92,13 +93,13 @@ class WebhookDelivery(models.Model):
 
 
 class ImportStatus(models.TextChoices):
-    UPLOADED = "uploaded", "Uploaded"
-    CHECKING = "checking", "Dry run in progress"
-    CHECKED = "checked", "Dry run finished"
-    IMPORTING = "importing", "Importing"
-    FINISHED = "finished", "Finished"
-    FAILED = "failed", "Failed"
-    UNDONE = "undone", "Undone"
+    UPLOADED = "uploaded", pgettext_lazy("import status", "Uploaded")
+    CHECKING = "checking", pgettext_lazy("import status", "Dry run in progress")
+    CHECKED = "checked", pgettext_lazy("import status", "Dry run finished")
+    IMPORTING = "importing", pgettext_lazy("import status", "Importing")
+    FINISHED = "finished", pgettext_lazy("import status", "Finished")
+    FAILED = "failed", pgettext_lazy("import status", "Failed")
+    UNDONE = "undone", pgettext_lazy("import status", "Undone")
 
 
 class ImportBatch(ActorFields):
@@ -146,10 +147,10 @@ class ImportBatch(ActorFields):
 
 
 class RowOutcome(models.TextChoices):
-    CREATED = "created", "Created"
-    UPDATED = "updated", "Updated"
-    UNCHANGED = "unchanged", "Unchanged"
-    ERROR = "error", "Error"
+    CREATED = "created", pgettext_lazy("import row outcome", "Created")
+    UPDATED = "updated", pgettext_lazy("import row outcome", "Updated")
+    UNCHANGED = "unchanged", pgettext_lazy("import row outcome", "Unchanged")
+    ERROR = "error", pgettext_lazy("import row outcome", "Error")
 
 
 class ImportRow(models.Model):
@@ -200,14 +201,14 @@ class ImportRow(models.Model):
 
 
 class OrderSource(models.TextChoices):
-    POS = "pos", "Point of sale"
-    SHOPIFY = "shopify", "Shopify"
+    POS = "pos", pgettext_lazy("order source", "Point of sale")
+    SHOPIFY = "shopify", pgettext_lazy("order source", "Shopify")
 
 
 class OrderStatus(models.TextChoices):
-    PAID = "paid", "Paid"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
+    PAID = "paid", pgettext_lazy("order status", "Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", pgettext_lazy("order status", "Partially refunded")
+    REFUNDED = "refunded", pgettext_lazy("order status", "Refunded")
 
 
 class Order(models.Model):
@@ -305,17 +306,17 @@ class ShopifyWebhookReceipt(models.Model):
 
 
 class SyncAction(models.TextChoices):
-    CREATE = "create", "Create"
-    DELETE = "delete", "Delete"
+    CREATE = "create", pgettext_lazy("store sync action", "Create")
+    DELETE = "delete", pgettext_lazy("store sync action", "Delete")
 
 
 class SyncStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    RETRYING = "retrying", "Retrying"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", pgettext_lazy("store sync status", "Pending")
+    SENDING = "sending", pgettext_lazy("store sync status", "Sending")
+    RETRYING = "retrying", pgettext_lazy("store sync status", "Retrying")
+    SUCCEEDED = "succeeded", pgettext_lazy("store sync status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("store sync status", "Failed")
+    CANCELLED = "cancelled", pgettext_lazy("store sync status", "Cancelled")
 
 
 class CouponSync(models.Model):

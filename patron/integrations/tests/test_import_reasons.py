@@ -51,6 +51,10 @@ def test_the_import_page_gives_each_reason_in_vietnamese(trio, tmp_path):
         assert text in page
     assert "Bad date" not in page and "Duplicate of row" not in page
     assert "Bad phone number" not in page and "Bad email" not in page
+    # The outcome column and the batch's status are in Vietnamese too.
+    assert "<td>Lỗi</td>" in page and "<td>Tạo mới</td>" in page
+    assert "<td>Error</td>" not in page and "<td>Created</td>" not in page
+    assert "Hoàn tất" in page and "Finished" not in page
 
 
 def test_the_import_page_gives_each_reason_in_english(trio, tmp_path):
