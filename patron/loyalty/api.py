@@ -2,7 +2,7 @@
 
 import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -84,6 +84,14 @@ class TransactionOut(Schema):
     balance_after: int
     counterpart_member_id: str | None
     actor: dict[str, str]
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Details beyond the columns, e.g. for a `reverse` of an order's points: "
+            "`requested`, `taken`, `from_pending`, `from_available` and `shortfall` (points "
+            "the member had already spent)."
+        ),
+    )
     created_at: datetime.datetime
 
     @staticmethod
@@ -100,6 +108,7 @@ class TransactionOut(Schema):
             balance_after=entry.balance_after,
             counterpart_member_id=str(entry.counterpart_id) if entry.counterpart_id else None,
             actor=entry.actor.as_dict(),
+            data=entry.data or {},
             created_at=entry.created_at,
         )
 

@@ -198,3 +198,8 @@ def test_a_refund_of_spent_points_says_so_and_never_goes_below_zero(trio):
         row = LedgerEntry.objects.get(kind="reverse")
     assert row.data["shortfall"] == 70
     assert member_of(trio, "+84980000001").points_available == 0
+    # The transactions API gives the same details, for reconciliation outside Patron.
+    items = trio.api.get(f"/members/{row.member_id}/transactions").json()["items"]
+    reverse = next(item for item in items if item["kind"] == "reverse")
+    assert reverse["data"]["shortfall"] == 70 and reverse["data"]["taken"] == 30
+    assert all(item["data"] == {} for item in items if item["kind"] == "earn")
