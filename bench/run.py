@@ -25,14 +25,14 @@ PORT = 8877
 class Bench:
     def __init__(self, quick: bool):
         self.quick = quick
-        self.seconds = 5 if quick else 20
+        self.seconds = 3 if quick else 20
         # Data sizes (recorded in each row's details). The full sizes are what fits the
         # 15-minute budget of `make bench` on 2 cores; QUICK fits 2 minutes.
         self.import_rows = 200 if quick else 3_000
-        self.board_members = 50_000 if quick else 1_000_000
+        self.board_members = 20_000 if quick else 1_000_000
         self.portal_members = 30 if quick else 200
         self.flow_enrollments = 200 if quick else 3_000
-        self.coupon_count = 100_000 if quick else 1_000_000
+        self.coupon_count = 50_000 if quick else 1_000_000
         self.results: list[Result] = []
         self.last_server_rss: float | None = None
 
@@ -91,7 +91,9 @@ class Bench:
             "KEY": str(seed["key"]),
             "BODY": json.dumps({"amount": 5, "reason": "bench"}),
         }
-        harness.wrk("post_rotating.lua", f"http://127.0.0.1:{PORT}", clients, 2, env)  # warm-up
+        harness.wrk(
+            "post_rotating.lua", f"http://127.0.0.1:{PORT}", clients, 1 if self.quick else 2, env
+        )  # warm-up
         return harness.wrk(
             "post_rotating.lua", f"http://127.0.0.1:{PORT}", clients, self.seconds, env
         )
@@ -273,7 +275,7 @@ class Bench:
     # workflow_steps: 10,000 enrollments of 3 steps run by 2 worker processes
     def workflow_steps(self) -> Result:
         count = self.flow_enrollments
-        wait_seconds = 5 if self.quick else 20
+        wait_seconds = 3 if self.quick else 20
         with harness.migrated_database("patron_bench_flow") as url:
             env = harness.patron_env(url)
             seed = json.loads(
