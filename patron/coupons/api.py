@@ -292,7 +292,8 @@ to one contact (a campaign's holder), in one transaction: all of them or none.
 
 The batch is one `coupon_bulk_issued` event on the contact's timeline, not a
 `coupon_issued` event per coupon. **Bulk-issued coupons are not pushed to Shopify**: the
-Shopify sync creates discount codes from `coupon_issued` events only.
+Shopify sync creates discount codes from `coupon_issued` events only, so while a merchant
+syncs coupons to its store a bulk issue is refused with 409 `bulk_coupons_not_synced`.
 
 Every coupon of the batch carries the answer's `reference`. Send an `Idempotency-Key`:
 a retry with the same key answers the first batch instead of issuing another.

@@ -8,6 +8,7 @@ for offers a refund through the loyalty ledger; "Delete and generate new" is one
 
 import datetime
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -363,6 +364,17 @@ MAX_BULK_COUNT = 1_000_000
 _COPY_CHUNK = 100_000
 
 
+# Checks another app registers to refuse a bulk issue for a merchant (each raises a
+# PatronError): the store sync, which creates one store discount per coupon event,
+# refuses while it is on, since bulk-issued coupons have no per-coupon events.
+BULK_ISSUE_GUARDS: list[Callable[[Merchant], None]] = []
+
+
+def register_bulk_issue_guard(guard: Callable[[Merchant], None]) -> None:
+    if guard not in BULK_ISSUE_GUARDS:
+        BULK_ISSUE_GUARDS.append(guard)
+
+
 @dataclass(frozen=True)
 class BulkIssue:
     count: int
@@ -451,6 +463,8 @@ def coupons_issue_bulk(
     """
     if not isinstance(count, int) or not 1 <= count <= MAX_BULK_COUNT:
         raise InvalidInput(f"Issue 1 to {MAX_BULK_COUNT:,} coupons at once.", field="count")
+    for guard in BULK_ISSUE_GUARDS:
+        guard(merchant)
     _check_terms(
         merchant=merchant,
         contact=contact,

@@ -20,7 +20,7 @@ from patron.contacts.models import ActivityEvent
 from patron.integrations.models import CouponSync, ShopifyStore, SyncAction, SyncStatus
 from patron.integrations.shopify import client
 from patron.lib.actors import Actor
-from patron.lib.errors import InvalidInput, NotFound
+from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.tenants.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,22 @@ class InvalidShopDomain(InvalidInput):
 
 def store_for(merchant: Merchant) -> ShopifyStore | None:
     return ShopifyStore.objects.filter(merchant=merchant).first()
+
+
+class BulkCouponsNotSynced(Conflict):
+    code = "bulk_coupons_not_synced"
+    title = "Coupons issued in bulk are not synced to the store"
+
+
+def refuse_bulk_issue_while_syncing(merchant: Merchant) -> None:
+    """Every coupon of a merchant that syncs coupons must reach the store; a bulk issue
+    writes no per-coupon events for the sync to follow, so it waits until sync is off."""
+    store = store_for(merchant)
+    if store is not None and store.sync_coupons:
+        raise BulkCouponsNotSynced(
+            "This merchant syncs coupons to its Shopify store, and coupons issued in bulk "
+            "would not reach it. Issue them one by one, or turn off coupon sync first."
+        )
 
 
 def _clean_domain(domain: str) -> str:

@@ -332,3 +332,28 @@ def test_a_refused_sync_shows_failed_with_the_stores_answer(
     assert entry.data["next_retry_at"] is None
     page = trio.login(trio.alice).get("/integrations/shopify/").content.decode()
     assert "401" in page
+
+
+def test_a_bulk_issue_is_refused_while_coupons_sync_to_the_store(trio, store, mark):
+    # Every coupon of a syncing merchant must reach the store; bulk ones would not.
+    answer = trio.api.post(
+        f"/contacts/{mark.pk}/coupons/bulk",
+        {"count": 5, "label": "Flyers", "type": "fixed_amount", "value": "20000"},
+    )
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "bulk_coupons_not_synced"
+    with scope(merchant=trio.merchant):
+        assert not CouponEvent.objects.exists()
+        shopify.store_connect(
+            merchant=trio.merchant,
+            actor=trio.actor,
+            shop_domain=store.shop_domain,
+            sync_coupons=False,
+        )
+    answer = trio.api.post(
+        f"/contacts/{mark.pk}/coupons/bulk",
+        {"count": 5, "label": "Flyers", "type": "fixed_amount", "value": "20000"},
+    )
+    assert answer.status_code == 201, answer.json()
+    with scope(merchant=trio.merchant):
+        assert not CouponSync.objects.exists()
