@@ -25,7 +25,9 @@ class AppliesToIn(Schema):
     ids: list[str] = Field(default_factory=list, max_length=1000)
 
 
-class CouponIn(Schema):
+class CouponTermsIn(Schema):
+    """The terms a coupon is issued on, alike for one coupon and for a bulk issue."""
+
     label: str = Field(..., min_length=1, max_length=100, examples=["Birthday Coupon"])
     type: Literal["percentage", "fixed_amount", "free_shipping"]
     value: Decimal = Field(Decimal(0), ge=0, max_digits=14, decimal_places=2)
@@ -34,25 +36,19 @@ class CouponIn(Schema):
     applies_to: AppliesToIn | None = None
     starts_at: datetime.datetime | None = None
     expires_at: datetime.datetime | None = None
-    earning_method: Literal["manual", "loyalty", "automation"] = "manual"
     prefix: str = Field("", max_length=20, description="Letters, digits and dashes")
+
+
+class CouponIn(CouponTermsIn):
+    earning_method: Literal["manual", "loyalty", "automation"] = "manual"
     code: str | None = Field(
         None, min_length=4, max_length=64, description="A code of your own instead of a random one"
     )
     reference: str = Field("", max_length=200)
 
 
-class CouponBulkIn(Schema):
+class CouponBulkIn(CouponTermsIn):
     count: int = Field(..., ge=1, le=services.MAX_BULK_COUNT, examples=[1000])
-    label: str = Field(..., min_length=1, max_length=100, examples=["Summer Campaign"])
-    type: Literal["percentage", "fixed_amount", "free_shipping"]
-    value: Decimal = Field(Decimal(0), ge=0, max_digits=14, decimal_places=2)
-    usage_limit: int = Field(1, ge=1, le=1_000_000)
-    minimum_order: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    applies_to: AppliesToIn | None = None
-    starts_at: datetime.datetime | None = None
-    expires_at: datetime.datetime | None = None
-    prefix: str = Field("", max_length=20, description="Letters, digits and dashes")
     reference: str = Field(
         "",
         max_length=200,
