@@ -223,6 +223,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Patron <noreply@local
 
 # API keys are looked up by hash; the last-used time is written at most this often.
 API_KEY_TOUCH_SECONDS = 60
+# A process keeps a key it has read this long before reading it again, so a key revoked
+# in one process stops working in the others within this many seconds (0: read every time).
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 # Stored Idempotency-Key answers are kept this long.
 IDEMPOTENCY_TTL_HOURS = 24
 # Each API key may make API_RATE_LIMIT requests per API_RATE_LIMIT_WINDOW seconds

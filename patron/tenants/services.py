@@ -10,7 +10,7 @@ from django.utils.text import slugify
 from patron.audit.services import audit_record, snapshot
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
-from patron.tenants import events, mail
+from patron.tenants import events, mail, selectors
 from patron.tenants.models import Agency, AgencyAdmin, ApiKey, Merchant, Role, StaffAccess, User
 
 
@@ -114,6 +114,10 @@ def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Actor, reason: str
         before = snapshot(key)
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        # Now, and again once the revocation is committed: a request of this process
+        # that reads the key in between must not keep it as active.
+        selectors.api_key_forget(key)
+        transaction.on_commit(lambda: selectors.api_key_forget(key))
         events.api_key_revoked(merchant=merchant, actor=actor, key=key, reason=reason)
         audit_record(
             merchant=merchant,
