@@ -13,8 +13,10 @@ import pytest
 from django.test import Client
 from django_scopes import scope
 
+from patron.audit import ratelimit
 from patron.factories import MerchantFactory, StaffAccessFactory, UserFactory, make_api_key
 from patron.lib.actors import Actor
+from patron.tenants import selectors as tenant_selectors
 from patron.tenants.models import Merchant, Role, User
 
 
@@ -70,6 +72,16 @@ class Trio:
         client = Client()
         client.force_login(user)
         return client
+
+
+@pytest.fixture(autouse=True)
+def _forget_process_caches() -> Iterator[None]:
+    """Each test starts with no API key or rate-limit slot left from another test."""
+    tenant_selectors.api_keys_forget_all()
+    ratelimit.forget_reserved()
+    yield
+    tenant_selectors.api_keys_forget_all()
+    ratelimit.forget_reserved()
 
 
 @pytest.fixture

@@ -85,17 +85,19 @@ def test_old_windows_are_pruned(trio):
     assert RateLimitWindow.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_requests_never_exceed_the_limit(trio):
-    key = merchant_key(trio)
-    now = datetime.datetime(2026, 11, 23, 10, 0, 0, tzinfo=datetime.UTC)
+def consume_from_threads(
+    key: ApiKey, *, limit: int, each: int, now: datetime.datetime
+) -> list[bool]:
+    """Four threads (each with its own connection) consume `each` times; the decisions."""
     allowed: list[bool] = []
     lock = threading.Lock()
 
     def hammer() -> None:
         try:
-            for _ in range(10):
-                decision = ratelimit.consume(api_key_id=key.pk, limit=7, window_seconds=60, now=now)
+            for _ in range(each):
+                decision = ratelimit.consume(
+                    api_key_id=key.pk, limit=limit, window_seconds=60, now=now
+                )
                 with lock:
                     allowed.append(decision.allowed)
         finally:
@@ -107,6 +109,43 @@ def test_concurrent_requests_never_exceed_the_limit(trio):
         thread.start()
     for thread in threads:
         thread.join()
+    return allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_never_exceed_the_limit(trio):
+    now = datetime.datetime(2026, 11, 23, 10, 0, 0, tzinfo=datetime.UTC)
+    allowed = consume_from_threads(merchant_key(trio), limit=7, each=10, now=now)
     assert len(allowed) == 40
     assert allowed.count(True) == 7
     assert RateLimitWindow.objects.get().count == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_take_slots_in_blocks_and_never_pass_more_than_the_limit(trio):
+    key = merchant_key(trio)
+    now = datetime.datetime(2026, 11, 23, 11, 0, 0, tzinfo=datetime.UTC)
+    assert ratelimit.block_size(1_000) == 10
+    passed = 0
+    # Three "processes" in turn: each forgets the slots the one before it held.
+    for _ in range(3):
+        ratelimit.forget_reserved()
+        for _ in range(395):
+            passed += ratelimit.consume(
+                api_key_id=key.pk, limit=1_000, window_seconds=60, now=now
+            ).allowed
+    # 400 counted per process (its 395 plus 5 held unused): the third is cut at 200.
+    assert RateLimitWindow.objects.get().count == 1_000
+    assert passed == 395 + 395 + 200
+    # One slot at a time near the limit: nothing more passes, anywhere.
+    ratelimit.forget_reserved()
+    assert not ratelimit.consume(api_key_id=key.pk, limit=1_000, window_seconds=60, now=now).allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_sharing_a_process_blocks_never_exceed_the_limit(trio):
+    now = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.UTC)
+    allowed = consume_from_threads(merchant_key(trio), limit=500, each=150, now=now)
+    # The threads share this process's slots; the database count is the ceiling.
+    assert RateLimitWindow.objects.get().count <= 500
+    assert allowed.count(True) == 500
