@@ -1420,7 +1420,14 @@ def tier_evaluate(
 
 
 def tiers_evaluate_all(*, merchant: Merchant) -> int:
-    """The scheduled evaluation: the only one that may lower tiers under SCHEDULED."""
+    """The scheduled evaluation: the only one that may lower tiers under SCHEDULED.
+
+    A merchant without tiers has nothing to evaluate (deleting a tier clears it from its
+    members): one read tells, where evaluating costs several per member, and every
+    worker's clock runs this sweep when it starts.
+    """
+    if not selectors.tiers(merchant).exists():
+        return 0
     program = selectors.program(merchant)
     ids = list(
         Member.objects.filter(merchant=merchant, deleted_at__isnull=True)

@@ -354,6 +354,17 @@ def test_scheduled_downgrade_only_at_the_scheduled_evaluation(trio, in_merchant)
     assert member.tier is None
 
 
+def test_the_scheduled_evaluation_skips_a_merchant_without_tiers(
+    trio, in_merchant, django_assert_max_num_queries
+):
+    MemberFactory(merchant=in_merchant)
+    with django_assert_max_num_queries(1):
+        assert services.tiers_evaluate_all(merchant=in_merchant) == 0
+    # Once the merchant has a tier, every member is evaluated again.
+    TierFactory(merchant=in_merchant, name="Silver", threshold=100)
+    assert services.tiers_evaluate_all(merchant=in_merchant) == 1
+
+
 def test_phone_change_keeps_old_member_and_creates_a_new_one(trio, in_merchant):
     contact = contact_services.contact_create(
         merchant=in_merchant, actor=ACTOR, first_name="A", phone="0980.000.000", source="pos"
