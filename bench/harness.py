@@ -246,6 +246,10 @@ def wrk(script: str, url: str, clients: int, seconds: int, env: dict[str, str]) 
         "-d",
         f"{seconds}s",
         "--latency",
+        # wrk's default gives up on an answer after 2 s and leaves it out of the
+        # latencies; a slow answer is latency to report, not an error to drop.
+        "--timeout",
+        "30s",
         "-s",
         str(ROOT / "bench" / "wrk" / script),
         url,
