@@ -21,6 +21,7 @@ from patron.automations.actions.flow import merchant_zone
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
 from patron.contacts.models import ActivityEvent, Contact
 from patron.lib.actors import SYSTEM
+from patron.lib.sql import any_row
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,9 @@ def is_listened(merchant: Any, event_type: str) -> bool:
     if not kinds:
         return False
     # The merchant is filtered on explicitly; the writer may be outside any scope.
-    with scopes_disabled():
-        return Workflow.objects.filter(
-            merchant=merchant, status=WorkflowStatus.PUBLISHED, trigger_type__in=kinds
-        ).exists()
+    return any_row(
+        Workflow, {"merchant": merchant, "status": WorkflowStatus.PUBLISHED, "trigger_type": kinds}
+    )
 
 
 def _int(value: Any, default: int = 0) -> int:
