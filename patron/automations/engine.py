@@ -42,6 +42,7 @@ from patron.automations.models import (
     WorkflowStep,
 )
 from patron.lib.errors import PatronError
+from patron.messaging import services as messaging
 from patron.tenants.models import Merchant
 
 log = logging.getLogger(__name__)
@@ -354,11 +355,13 @@ def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:
     """Run steps in one transaction, each in a savepoint of its own.
 
     A step that raises is rolled back alone and recorded as failed (or to retry); the
-    others commit with it. If the chunk as a whole cannot commit, each of its runs is
-    tried again on its own, so one bad row does not hold the others back.
+    others commit with it, and the messages they queued go to one delivery task. If the
+    chunk as a whole cannot commit, each of its runs is tried again on its own, so one
+    bad row does not hold the others back.
     """
     try:
-        with transaction.atomic():
+        # The chunk's messages go to one delivery task after its commit.
+        with messaging.deliveries_batched(), transaction.atomic():
             writes = _Writes()
             for run in _lock_mine(run_ids, worker):
                 run.enrollment.merchant = merchant
@@ -534,8 +537,6 @@ def give_up(*, run: StepRun, error: str, now: datetime.datetime) -> None:
     Workflow.objects.filter(pk=enrollment.workflow_id).update(last_failure_at=now)
     events.step_failed(run=run, error=error, retry_at=None)
     events.enrollment_failed(enrollment=enrollment, error=error)
-    from patron.messaging import services as messaging
-
     messaging.notification_create(
         merchant=enrollment.merchant,
         text=_("Workflow “%(workflow)s” failed for %(contact)s at “%(step)s”: %(error)s")

@@ -10,7 +10,9 @@ import datetime
 import logging
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,6 +174,49 @@ def _enqueue_delivery(message: Message) -> None:
     task.enqueue(message.merchant_id, message.pk)
 
 
+# Messages queued inside `deliveries_batched`, waiting for its end: merchant id -> ids.
+_batch: ContextVar[dict[int, list[int]] | None] = ContextVar("message_batch", default=None)
+
+
+@contextmanager
+def deliveries_batched() -> Iterator[None]:
+    """Hand the messages queued inside this block to one delivery task per merchant when
+    it ends, instead of one task per message: for writers that queue many messages in one
+    transaction, such as a chunk of workflow steps.
+
+    The block must enclose the writer's transaction, so that it ends after the commit. A
+    message whose savepoint was rolled back is not found by the task and is skipped; if
+    the block raises, nothing is enqueued, and the periodic sweep (messages_deliver_due)
+    delivers whatever did commit. Messages waiting for quiet hours to end are enqueued
+    on their own, for their time.
+    """
+    token = _batch.set({})
+    try:
+        yield
+        batch = _batch.get() or {}
+    finally:
+        _batch.reset(token)
+    from patron.messaging.tasks import messages_deliver_task
+
+    for merchant_id, message_ids in batch.items():
+        try:
+            messages_deliver_task.enqueue(merchant_id, message_ids)
+        except Exception:
+            # As with a single message: a queue that is down must not fail what has
+            # already committed; the sweep delivers these.
+            logger.exception("delivery of %s messages not enqueued", len(message_ids))
+
+
+def _deliver_after_commit(message: Message) -> None:
+    batch = _batch.get()
+    if batch is not None and not message.send_after:
+        batch.setdefault(message.merchant_id, []).append(message.pk)
+        return
+    # robust: a queue that is down must not fail a committed send; the periodic sweep
+    # (messages_deliver_due) delivers what was not enqueued.
+    transaction.on_commit(lambda: _enqueue_delivery(message), robust=True)
+
+
 def _replay(merchant: Merchant, idempotency_key: str | None) -> Message | None:
     """The message an earlier call with this key wrote, if any."""
     if not idempotency_key:
@@ -247,9 +292,7 @@ def message_send(
         events.message_suppressed(message=message)
         return message
     events.message_queued(message=message)
-    # robust: a queue that is down must not fail a committed send; the periodic sweep
-    # (messages_deliver_due) delivers what was not enqueued.
-    transaction.on_commit(lambda: _enqueue_delivery(message), robust=True)
+    _deliver_after_commit(message)
     return message
 
 

@@ -165,3 +165,28 @@ def test_a_failing_step_is_retried_with_backoff_and_keeps_its_idempotency_key(tr
     assert enrollment.status == EnrollmentStatus.COMPLETED
     assert len(Receiver.keys) == 3
     assert set(Receiver.keys) == {f"automation:{enrollment.pk}:{run.step_id}"}
+
+
+def test_a_chunks_text_messages_go_to_one_delivery_task(trio, monkeypatch):
+    from patron.messaging import tasks as messaging_tasks
+    from patron.messaging.models import Message, MessageStatus
+
+    enqueued: list[tuple[Any, ...]] = []
+    real = messaging_tasks.messages_deliver_task
+
+    class Recording:
+        def enqueue(self, *args: Any) -> None:
+            enqueued.append(args)
+            real.call(*args)
+
+    monkeypatch.setattr(messaging_tasks, "messages_deliver_task", Recording())
+    merchant = trio.merchant
+    contacts = [ContactFactory(merchant=merchant, phone=f"+8490100000{n}") for n in range(3)]
+    workflow = make_workflow(merchant, [("send_sms", {"body": "Hi {first_name}"})])
+    enroll(merchant, workflow, contacts)
+    assert run_all() == 3
+    ((merchant_id, ids),) = enqueued
+    assert merchant_id == merchant.pk and len(ids) == 3
+    with scope(merchant=merchant):
+        sent = Message.objects.filter(pk__in=ids, status=MessageStatus.DELIVERED)
+        assert sorted(str(m.to) for m in sent) == sorted(str(c.phone) for c in contacts)
