@@ -211,7 +211,7 @@ def portal(count: int) -> dict[str, object]:
 
 def workflow(count: int, lead_seconds: float, wait_seconds: float) -> dict[str, object]:
     """A published 3-step workflow (give points, wait, send an SMS) and `count` enrollments
-    whose first step falls due `lead_seconds` from now, so the workers are up by then.
+    whose first step falls due `lead_seconds` after they are all written.
 
     The enrollments and their first step runs are written in bulk, as the enrollment
     service writes them one by one (without the "enrolled" timeline events).
@@ -239,7 +239,8 @@ def workflow(count: int, lead_seconds: float, wait_seconds: float) -> dict[str, 
         workflow_publish(merchant=merchant, workflow=flow, actor=ACTOR)
         first = flow.steps.order_by("position").first()
         assert first is not None
-        due_at = timezone.now() + datetime.timedelta(seconds=lead_seconds)
+        # Not due until every row is written (set at the end).
+        due_at = timezone.now() + datetime.timedelta(days=1)
         contact_ids = list(
             Contact.objects.filter(merchant=merchant).order_by("pk").values_list("pk", flat=True)
         )
@@ -272,6 +273,10 @@ def workflow(count: int, lead_seconds: float, wait_seconds: float) -> dict[str, 
                 ],
                 batch_size=2000,
             )
+        # Due from `lead_seconds` after everything is written, whatever the writing took
+        # (the workers may already be running).
+        due_at = timezone.now() + datetime.timedelta(seconds=lead_seconds)
+        StepRun.objects.filter(merchant=merchant, step=first).update(due_at=due_at)
     return {"workflow": flow.pk, "due_at": due_at.isoformat()}
 
 
