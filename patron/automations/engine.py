@@ -204,23 +204,33 @@ def _lock_mine(run_ids: list[int], worker: str) -> list[StepRun]:
 
     Enrollment before run is the order `enrollment_cancel` takes them in, so the two never
     wait on each other in a cycle.
+
+    Rows are found by primary key alone, from a list of ids: these runs were claimed by
+    this worker and grouped by merchant. With the merchant's filter (the scope) or a
+    subquery, PostgreSQL planned from statistics taken before a campaign's rows were
+    written: it scanned all of the merchant's step runs once per enrollment, 0.4 s a chunk
+    at 1,500 enrollments, until the table was analyzed again.
     """
-    list(
-        Enrollment.objects.select_for_update()
-        .filter(pk__in=StepRun.objects.filter(pk__in=run_ids).values("enrollment_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    return list(
-        StepRun.objects.select_for_update(of=("self",))
-        .filter(pk__in=run_ids, lease_owner=worker, status=RunStatus.RUNNING)
-        .select_related(
-            "enrollment__workflow", "enrollment__contact", "enrollment__merchant", "step"
+    with scopes_disabled():
+        enrollment_ids = sorted(
+            StepRun.objects.filter(pk__in=run_ids).values_list("enrollment_id", flat=True)
         )
-        # Contact order: two workers whose steps lock the same members (points) take
-        # those locks in the same order, so they do not deadlock.
-        .order_by("enrollment__contact_id", "pk")
-    )
+        list(
+            Enrollment.objects.select_for_update()
+            .filter(pk__in=enrollment_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        return list(
+            StepRun.objects.select_for_update(of=("self",))
+            .filter(pk__in=run_ids, lease_owner=worker, status=RunStatus.RUNNING)
+            .select_related(
+                "enrollment__workflow", "enrollment__contact", "enrollment__merchant", "step"
+            )
+            # Contact order: two workers whose steps lock the same members (points) take
+            # those locks in the same order, so they do not deadlock.
+            .order_by("enrollment__contact_id", "pk")
+        )
 
 
 # Running ---------------------------------------------------------------------------------
