@@ -122,7 +122,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A round trip before a kept connection's first use in a request (README, "Running
+    # at scale"): off saves it, and a restart then costs each stale connection a 503.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = (
+        os.environ.get("DATABASE_CONN_HEALTH_CHECKS", "1") == "1"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tenants.User"

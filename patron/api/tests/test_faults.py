@@ -84,7 +84,10 @@ class Writer(threading.Thread):
 
 
 @pytest.mark.postgres_only
-def test_database_restarts_under_writes_lose_nothing_and_answer_503(tmp_path):
+# With health checks off (DATABASE_CONN_HEALTH_CHECKS=0), each kept connection finds the
+# restart at its next query: that request must still answer 503, never 500.
+@pytest.mark.parametrize("health_checks", ["1", "0"])
+def test_database_restarts_under_writes_lose_nothing_and_answer_503(tmp_path, health_checks):
     folder = served.Folder("patron-faults-pg-")
     database: served.PrivatePostgres | None = None
     web: served.Served | None = None
@@ -95,7 +98,9 @@ def test_database_restarts_under_writes_lose_nothing_and_answer_503(tmp_path):
         except (FileNotFoundError, OSError) as error:
             pytest.skip(f"Cannot run a private PostgreSQL cluster here: {error}")
         database.create_database()
-        env = served.patron_env(database.url, DATABASE_CONN_MAX_AGE="60")
+        env = served.patron_env(
+            database.url, DATABASE_CONN_MAX_AGE="60", DATABASE_CONN_HEALTH_CHECKS=health_checks
+        )
         served.patron_command(env, "migrate", "--noinput")
         setup = served.set_up_merchant(env, members=3)
         web = served.Served(env, folder.path)
@@ -158,7 +163,7 @@ def test_database_restarts_under_writes_lose_nothing_and_answer_503(tmp_path):
         assert httpx.get(web.url + "/readyz", timeout=10).status_code == 200
         retried = sum(v for k, v in answers.items() if k != "201")
         served.save_figures(
-            "faults-database",
+            "faults-database" if health_checks == "1" else "faults-database-no-health-checks",
             {
                 "faults_injected": len(faults),
                 "faults": faults,
