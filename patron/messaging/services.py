@@ -184,7 +184,8 @@ def deliveries_batched() -> Iterator[None]:
     it ends, instead of one task per message: for writers that queue many messages in one
     transaction, such as a chunk of workflow steps.
 
-    The block must enclose the writer's transaction, so that it ends after the commit. A
+    The block should enclose the writer's transaction: it then enqueues as it ends,
+    after the commit; inside an outer transaction it waits for that one's commit. A
     message whose savepoint was rolled back is not found by the task and is skipped; if
     the block raises, nothing is enqueued, and the periodic sweep (messages_deliver_due)
     delivers whatever did commit. Messages waiting for quiet hours to end are enqueued
@@ -198,13 +199,17 @@ def deliveries_batched() -> Iterator[None]:
         _batch.reset(token)
     from patron.messaging.tasks import messages_deliver_task
 
-    for merchant_id, message_ids in batch.items():
-        try:
-            messages_deliver_task.enqueue(merchant_id, message_ids)
-        except Exception:
-            # As with a single message: a queue that is down must not fail what has
-            # already committed; the sweep delivers these.
-            logger.exception("delivery of %s messages not enqueued", len(message_ids))
+    def enqueue() -> None:
+        for merchant_id, message_ids in batch.items():
+            try:
+                messages_deliver_task.enqueue(merchant_id, message_ids)
+            except Exception:
+                # As with a single message: a queue that is down must not fail what
+                # has already committed; the sweep delivers these.
+                logger.exception("delivery of %s messages not enqueued", len(message_ids))
+
+    if batch:
+        transaction.on_commit(enqueue)  # at once when no transaction is open
 
 
 def _deliver_after_commit(message: Message) -> None:

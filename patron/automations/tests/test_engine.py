@@ -167,7 +167,9 @@ def test_a_failing_step_is_retried_with_backoff_and_keeps_its_idempotency_key(tr
     assert set(Receiver.keys) == {f"automation:{enrollment.pk}:{run.step_id}"}
 
 
-def test_a_chunks_text_messages_go_to_one_delivery_task(trio, monkeypatch):
+def test_a_chunks_text_messages_go_to_one_delivery_task(
+    trio, monkeypatch, django_capture_on_commit_callbacks
+):
     from patron.messaging import tasks as messaging_tasks
     from patron.messaging.models import Message, MessageStatus
 
@@ -184,7 +186,8 @@ def test_a_chunks_text_messages_go_to_one_delivery_task(trio, monkeypatch):
     contacts = [ContactFactory(merchant=merchant, phone=f"+8490100000{n}") for n in range(3)]
     workflow = make_workflow(merchant, [("send_sms", {"body": "Hi {first_name}"})])
     enroll(merchant, workflow, contacts)
-    assert run_all() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_all() == 3
     ((merchant_id, ids),) = enqueued
     assert merchant_id == merchant.pk and len(ids) == 3
     with scope(merchant=merchant):
