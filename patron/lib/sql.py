@@ -10,12 +10,20 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 
 
 def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) -> bool:
     """Whether a row of `model` has every named field equal to its value (or, for a list
-    or tuple, to one of its values)."""
+    or tuple, to one of its values).
+
+    The SQL bypasses the merchant scope, so for a model that belongs to a merchant the
+    merchant must be among the conditions: forgetting it fails loudly, as a scoped query
+    would.
+    """
+    if _has_merchant(model) and "merchant" not in where:
+        raise ValueError(f"any_row({model.__name__}) needs the merchant among its conditions")
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in where.items():
@@ -34,6 +42,14 @@ def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
+
+
+def _has_merchant(model: type[models.Model]) -> bool:
+    try:
+        model._meta.get_field("merchant")
+    except FieldDoesNotExist:
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:

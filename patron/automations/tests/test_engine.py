@@ -193,3 +193,31 @@ def test_a_chunks_text_messages_go_to_one_delivery_task(
     with scope(merchant=merchant):
         sent = Message.objects.filter(pk__in=ids, status=MessageStatus.DELIVERED)
         assert sorted(str(m.to) for m in sent) == sorted(str(c.phone) for c in contacts)
+
+
+def test_a_chunk_locks_its_rows_by_primary_key_alone(trio, monkeypatch):
+    """No merchant filter and no subquery in the locking reads: with either, PostgreSQL
+    planned from stale statistics after a bulk enrollment and scanned the merchant's
+    runs once per enrollment."""
+    from django.test.utils import CaptureQueriesContext
+
+    lock_mine = engine._lock_mine
+    seen: list[str] = []
+
+    def watched(run_ids: list[int], worker: str) -> list[StepRun]:
+        with CaptureQueriesContext(connection) as queries:
+            runs = lock_mine(run_ids, worker)
+        seen.extend(q["sql"] for q in queries.captured_queries)
+        return runs
+
+    monkeypatch.setattr(engine, "_lock_mine", watched)
+    merchant = trio.merchant
+    contacts = [ContactFactory(merchant=merchant) for _ in range(3)]
+    workflow = make_workflow(merchant, [("add_tag", {"tag": "Welcomed"})])
+    enroll(merchant, workflow, contacts)
+    assert run_all() == 3
+    reads = [sql for sql in seen if sql.startswith("SELECT")]
+    assert len(reads) == 3  # the runs' enrollment ids, the enrollments, the runs
+    for sql in reads:
+        where = sql.split(" WHERE ", 1)[1]
+        assert "merchant_id" not in where and "SELECT" not in where, sql

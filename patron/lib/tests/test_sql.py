@@ -1,3 +1,4 @@
+import pytest
 from django_scopes import scope
 
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
@@ -20,3 +21,8 @@ def test_any_row_matches_fields_values_and_lists(trio):
     # Another merchant's workflow is not this one's; a choice is compared by its value.
     assert not any_row(Workflow, {**published, "merchant": trio.other_merchant.pk})
     assert not any_row(Workflow, {"merchant": trio.merchant, "status": WorkflowStatus.DRAFT})
+
+
+def test_any_row_refuses_a_merchants_table_without_the_merchant(trio):
+    with pytest.raises(ValueError, match="needs the merchant"):
+        any_row(Workflow, {"status": WorkflowStatus.PUBLISHED})
