@@ -161,12 +161,16 @@ def bulk_members(merchant, count: int, lifetime_sql: str = "0") -> None:  # type
 
 def leaderboard(count: int) -> dict[str, object]:
     from patron.loyalty.models import Member
+    from patron.reports.services import rank_bands_compact
 
     merchant = _merchant("bench-board")
     with scope(merchant=merchant):
         # Lifetime points spread over 0..199,999 (about five members share a score), a
         # few hundred members at zero: like a real program, ties and all.
         bulk_members(merchant, count, "mod(hashint4(c.id::int) & 262143, 200000)")
+        # The members' triggers wrote one count row each; a worker's periodic fold
+        # (every minute) leaves one row a band, as on a server that has been up.
+        rank_bands_compact()
         key = api_key_create(merchant=merchant, actor=ACTOR).raw
         ids = list(Member.objects.filter(merchant=merchant).values_list("pk", flat=True))
     rng = random.Random(8)

@@ -259,6 +259,7 @@ PATRON_PERIODIC_TASKS += [
     ("patron.integrations.tasks.coupon_syncs_due", 30),
 ]
 PATRON_PERIODIC_TASKS += [("patron.audit.tasks.ratelimit_windows_prune", 3600)]
+PATRON_PERIODIC_TASKS += [("patron.reports.tasks.rank_bands_compact", 60)]
 PATRON_PERIODIC_TASKS += [
     ("patron.automations.tasks.run_due_steps", 1),
     ("patron.automations.tasks.run_date_triggers", 300),

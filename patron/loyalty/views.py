@@ -24,6 +24,7 @@ from patron.lib.errors import PatronError
 from patron.lib.phones import try_parse_phone
 from patron.loyalty import selectors, services
 from patron.loyalty.models import Member, MemberStatus, PointCategory, Tier
+from patron.reports import selectors as report_selectors
 from patron.rewards import selectors as reward_selectors
 from patron.rewards import services as reward_services
 from patron.rewards.models import Reward, RewardKind
@@ -70,6 +71,7 @@ def _points_context(request: StaffRequest, member: Member | None) -> dict[str, A
         "multiplier": member.tier.earn_multiplier if member.tier else 1,
         "redeemable": reward_selectors.redeemable_rewards(request.merchant, member),
         "entries": list(selectors.ledger(request.merchant, member)[:20]),
+        "rank": report_selectors.member_rank(request.merchant, member),
         # One key per rendered form: a double click or a resent form adds points once.
         "form_key": uuid.uuid4().hex,
     }

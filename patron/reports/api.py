@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from patron.api.core import tenant
 from patron.api.schemas import ERRORS
 from patron.lib.errors import InvalidInput
+from patron.loyalty.api import member_or_404
 from patron.reports import selectors
 
 router = Router(tags=["reports"])
@@ -79,6 +80,30 @@ def get_leaderboard(
         for row in rows
     ]
     return LeaderboardOut.model_validate({"period": period, "items": items})
+
+
+class MemberRankOut(BaseModel):
+    member_id: str
+    # None when the member is not on the board: excluded, deleted, or no points yet.
+    rank: int | None
+    points: int
+
+
+@router.get(
+    "/leaderboard/members/{member_id}",
+    response={200: MemberRankOut, **ERRORS},
+    summary="A member's place on the leaderboard",
+)
+def get_member_rank(request: HttpRequest, member_id: str) -> MemberRankOut:
+    """The member's rank on the all-time board (lifetime points, the older member first
+    on a tie), as the board itself would number it."""
+    merchant, _ = tenant(request)
+    member = member_or_404(request, member_id)
+    return MemberRankOut(
+        member_id=str(member.pk),
+        rank=selectors.member_rank(merchant, member),
+        points=member.points_lifetime,
+    )
 
 
 @router.get("/reports/summary", response={200: SummaryOut, **ERRORS}, summary="Points Dashboard")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from patron.contacts.models import Contact
 from patron.loyalty.models import LedgerEntry, LedgerKind, Member, MemberStatus, Tier
 from patron.loyalty.selectors import EARNING_KINDS, tiers
+from patron.reports.models import RankBand, band_of, band_width
 from patron.rewards.models import Redemption
 from patron.tenants.models import Merchant
 
@@ -129,6 +130,23 @@ def _all_time_rows(merchant_id: int, limit: int) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+# One member's rank: the members in the bands above its own, from the band counts
+# (reports.models), plus those ahead of it in its own band, counted in the member_rank
+# index (reports migration 0001). Its conditions are the index's, so the two counts
+# read the index alone, and only the member's own band of it.
+_RANK_SQL = f"""
+    SELECT
+        (SELECT COALESCE(SUM(delta), 0) FROM {RankBand._meta.db_table}
+         WHERE merchant_id = %s AND band > %s)
+      + (SELECT COUNT(*) FROM {Member._meta.db_table}
+         WHERE merchant_id = %s AND deleted_at IS NULL AND status <> %s
+           AND points_lifetime > 0 AND points_lifetime > %s AND points_lifetime < %s)
+      + (SELECT COUNT(*) FROM {Member._meta.db_table}
+         WHERE merchant_id = %s AND deleted_at IS NULL AND status <> %s
+           AND points_lifetime > 0 AND points_lifetime = %s AND id < %s)
+"""  # noqa: S608
+
+
 def member_rank(merchant: Merchant, member: Member) -> int | None:
     """The member's place on the all-time leaderboard (1 is first), None when not on it.
 
@@ -140,14 +158,16 @@ def member_rank(merchant: Merchant, member: Member) -> int | None:
         or member.points_lifetime <= 0
     ):
         return None
-    # Two plain counts rather than one with OR: each reads the member_rank index alone
-    # (reports migration 0001), never the member rows.
-    ranked = Member.objects.filter(
-        merchant=merchant, deleted_at__isnull=True, points_lifetime__gt=0
-    ).exclude(status=MemberStatus.EXCLUDED)
-    ahead = ranked.filter(points_lifetime__gt=member.points_lifetime).count()
-    ahead += ranked.filter(points_lifetime=member.points_lifetime, pk__lt=member.pk).count()
-    return ahead + 1
+    points = member.points_lifetime
+    band = band_of(points)
+    excluded = MemberStatus.EXCLUDED.value
+    above: list[int | str] = [merchant.pk, band]
+    in_band: list[int | str] = [merchant.pk, excluded, points, band + band_width(points)]
+    tied: list[int | str] = [merchant.pk, excluded, points, member.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_RANK_SQL, [*above, *in_band, *tied])
+        (ahead,) = cursor.fetchone()
+    return int(ahead) + 1
 
 
 @dataclass

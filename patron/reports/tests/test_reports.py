@@ -123,3 +123,29 @@ def test_member_rank_matches_the_leaderboard_order_with_ties_to_the_older_member
         others = Member.objects.exclude(pk__in=[top.pk, second.pk, tied.pk])
         # Excluded members and members who never earned are not on the board.
         assert [selectors.member_rank(merchant, m) for m in others] == [None, None]
+
+
+def test_a_members_rank_is_read_through_the_api_and_never_across_merchants(trio):
+    top, second, _ = world(trio)
+    assert trio.api.get(f"/leaderboard/members/{second.pk}").json() == {
+        "member_id": str(second.pk),
+        "rank": 2,
+        "points": 200,
+    }
+    with scope(merchant=trio.merchant):
+        newcomer = MemberFactory(merchant=trio.merchant)
+    assert trio.api.get(f"/leaderboard/members/{newcomer.pk}").json()["rank"] is None
+    answer = trio.outsider_api.get(f"/leaderboard/members/{top.pk}")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "member_not_found"
+    assert trio.api.get("/leaderboard/members/nope").status_code == 404
+
+
+def test_the_points_tab_shows_the_members_place_on_the_leaderboard(trio):
+    from django.urls import reverse
+
+    _top, second, _ = world(trio)
+    client = trio.login(trio.alice)
+    page = client.get(reverse("contacts:points", args=[second.contact_id])).content.decode()
+    assert "Leaderboard rank" in page
+    assert '<dd data-testid="rank">#2</dd>' in page
