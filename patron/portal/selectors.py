@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
+from patron.contacts.models import Contact
 from patron.coupons.models import Coupon
 from patron.coupons.selectors import available_coupons
 from patron.loyalty import selectors as loyalty
@@ -131,7 +132,15 @@ class Account:
 def member_for_session(merchant: Merchant, phone: str, member_id: int | None) -> Member | None:
     """The member a signed-in customer may see: the one for their confirmed phone."""
 
-    member = loyalty.member_for_phone(merchant, phone)
+    # With its tier, without its contact: the page shows none of the contact's fields,
+    # and reading them (the phone number above all) costs more than the query.
+    member = (
+        loyalty.members(merchant)
+        .select_related(None)
+        .select_related("tier")
+        .filter(phone=phone)
+        .first()
+    )
     if member is None or (member_id is not None and member.pk != member_id):
         # The number changed hands or the member was replaced since sign-in: show
         # nothing rather than another member's points.
@@ -165,8 +174,9 @@ def tier_progress(
 
 
 def account(merchant: Merchant, member: Member, setup: PageSetup | None = None) -> Account:
-    contact = member.contact
+    # The contact's coupons by its id alone (member_for_session leaves the row unread).
     # Without the selector's joins: the page shows the codes, not their contact.
+    contact = Contact(pk=member.contact_id) if member.contact_id is not None else None
     coupons = (
         list(
             available_coupons(merchant, contact)
