@@ -54,14 +54,16 @@ class GivePoints(Action):
 
     def run(self, ctx: StepContext) -> Outcome:
         from patron.loyalty import selectors, services
+        from patron.loyalty.models import Member
 
-        member = selectors.member_for_contact(ctx.merchant, ctx.contact)
-        if member is None:
+        # The id only: points_give reads the member again under its lock anyway.
+        member_id = selectors.member_id_for_contact(ctx.merchant, ctx.contact)
+        if member_id is None:
             raise NotAMember()
         amount = _positive_int(ctx.config.get("amount")) or 0
         entry = services.points_give(
             merchant=ctx.merchant,
-            member=member,
+            member=Member(pk=member_id),
             amount=amount,
             actor=ctx.actor,
             reason=ctx.merge(ctx.config.get("reason") or ctx.enrollment.workflow.name),
