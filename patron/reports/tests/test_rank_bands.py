@@ -160,6 +160,24 @@ def test_compaction_leaves_one_row_a_band_and_forgets_deleted_merchants(trio):
     assert_ranks_right(merchant)
 
 
+@pytest.mark.django_db(transaction=True)  # migrations run outside the test's transaction
+def test_the_migration_counts_the_members_already_on_the_board(trio):
+    from django.core.management import call_command
+
+    members = [MemberFactory(merchant=trio.merchant) for _ in range(3)]
+    with scope(merchant=trio.merchant):
+        for member, amount in zip(members, (5, 150, 150), strict=True):
+            services.points_give(merchant=trio.merchant, member=member, amount=amount, actor=ACTOR)
+    call_command("migrate", "reports", "0001", verbosity=0)
+    call_command("migrate", "reports", verbosity=0)
+
+    assert kept(trio.merchant) == recounted(trio.merchant) == Counter({5: 1, 150: 2})
+    # And the triggers are back: the next change is counted.
+    with scope(merchant=trio.merchant):
+        services.points_give(merchant=trio.merchant, member=members[0], amount=1, actor=ACTOR)
+    assert_ranks_right(trio.merchant)
+
+
 @pytest.mark.django_db(transaction=True)  # PostgreSQL empties tables outside a transaction
 def test_an_emptied_database_leaves_no_counts_behind(trio):
     from django.core.management import call_command
