@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csp import get_nonce
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.csp import CSP, build_policy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -72,7 +72,7 @@ def portal_page(view: PortalView) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         setup = selectors.page_setup(slug)
         merchant = setup.merchant
-        with scope(merchant=merchant):
+        with scope(merchant=merchant), timezone.override(merchant.zone):
             session = portal_session.load(request, merchant)
             wanted = request.GET.get("lang", "")
             if wanted in LANGUAGE_CODES:

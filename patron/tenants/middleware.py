@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import cast
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django_scopes import scope
 
 from patron.lib.actors import Actor
@@ -40,7 +41,8 @@ class TenantMiddleware:
         merchant = request.merchant
         if merchant is None:
             return self.get_response(request)
-        with scope(merchant=merchant):
+        # Dates and times on the merchant's pages are the shop's local ones.
+        with scope(merchant=merchant), timezone.override(merchant.zone):
             return self.get_response(request)
 
     def _resolve_api_key(self, request: TenantRequest) -> None:

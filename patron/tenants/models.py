@@ -7,6 +7,7 @@ instead of leaking another merchant's rows.
 
 import hashlib
 import secrets
+import zoneinfo
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -41,6 +42,11 @@ class Merchant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """Where the shop is: dates and times on its pages are the shop's local ones."""
+        return zoneinfo.ZoneInfo(self.timezone or "UTC")
 
 
 class UserManager(BaseUserManager["User"]):

@@ -44,3 +44,25 @@ def test_outsider_cannot_touch_another_merchants_member(trio, member):
     assert charlie.get(f"/loyalty/members/{member.pk}/").status_code == 404
     member.refresh_from_db()
     assert member.status == MemberStatus.NOT_ACTIVATED
+
+
+def test_times_on_staff_pages_are_the_shops_local_times(trio, member):
+    """23:30 in UTC is 06:30 the next morning in Ho Chi Minh City."""
+    import datetime
+
+    from patron.loyalty.models import LedgerEntry
+
+    trio.merchant.timezone = "Asia/Ho_Chi_Minh"
+    trio.merchant.save()
+    client = trio.login(trio.alice)
+    client.post(f"/loyalty/members/{member.pk}/activate/", {"reason": "Asked at the till"})
+    client.post(f"/loyalty/members/{member.pk}/points/", {"amount": "30"})
+    with scope(merchant=trio.merchant):
+        LedgerEntry.objects.filter(member=member).update(
+            created_at=datetime.datetime(2026, 3, 1, 23, 30, tzinfo=datetime.UTC)
+        )
+
+    page = client.get(f"/contacts/{member.contact_id}/points/").content.decode()
+
+    assert "03/02/2026 6:30 a.m." in page
+    assert "03/01/2026" not in page

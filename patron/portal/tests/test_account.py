@@ -249,3 +249,24 @@ def test_a_change_to_settings_tiers_or_program_shows_on_the_next_page(trio):
         Tier.objects.filter(merchant=trio.merchant).delete()
     assert "No tier yet" in customer.open().content.decode()
     assert "to reach Silver" not in customer.open().content.decode()
+
+
+def test_dates_on_the_customer_page_are_the_shops_local_dates(trio):
+    """23:30 in UTC is already the next day in Ho Chi Minh City."""
+    import datetime
+
+    from patron.loyalty.models import LedgerEntry
+
+    trio.merchant.timezone = "Asia/Ho_Chi_Minh"
+    trio.merchant.save()
+    member = _mark(trio, points=40)
+    late = datetime.datetime(2027, 3, 1, 23, 30, tzinfo=datetime.UTC)
+    issue_coupon(trio.merchant, member.contact, label="Birthday Coupon", expires_at=late)
+    with scopes_disabled():
+        LedgerEntry.objects.filter(member=member).update(created_at=late)
+
+    page = Customer("alpha").sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    assert "Until 03/02/2027" in page
+    assert 'datetime="2027-03-02T06:30:00+07:00"' in page
+    assert "03/01/2027" not in page
