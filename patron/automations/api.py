@@ -10,7 +10,6 @@ from patron.api.core import tenant
 from patron.api.pagination import paginate
 from patron.api.schemas import ERRORS
 from patron.automations import selectors, services
-from patron.automations.actions.flow import merchant_zone
 from patron.automations.models import Enrollment, ReEntry, TriggerType, Workflow
 from patron.contacts import selectors as contact_selectors
 from patron.contacts.services import ContactNotFound
@@ -248,7 +247,7 @@ def _aware(moment: datetime.datetime | None, merchant: Any) -> datetime.datetime
     """A time without an offset is the merchant's local time."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=merchant_zone(merchant))
+    return moment.replace(tzinfo=merchant.zone)
 
 
 def _enrollment(request: HttpRequest, enrollment_id: str) -> Enrollment:

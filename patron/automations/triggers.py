@@ -17,7 +17,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from patron.automations.actions.flow import merchant_zone
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
 from patron.contacts.models import ActivityEvent, Contact
 from patron.lib.actors import SYSTEM
@@ -153,7 +152,7 @@ def run_date_triggers(now: datetime.datetime | None = None) -> int:
     made = 0
     for workflow in waiting:
         merchant = workflow.merchant
-        local_now = now.astimezone(merchant_zone(merchant))
+        local_now = now.astimezone(merchant.zone)
         config = workflow.trigger_config or {}
         if local_now.hour < _int(config.get("hour"), DEFAULT_HOUR):
             continue

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from patron.automations import actions, selectors, services
 from patron.automations.actions.base import Field
-from patron.automations.actions.flow import merchant_zone
 from patron.automations.models import (
     Enrollment,
     Health,
@@ -337,7 +336,7 @@ def _scheduled_at(request: StaffRequest) -> datetime.datetime | None:
     except ValueError as exc:
         raise PatronError(_("Choose the date and time to add the contacts at.")) from exc
     if local.tzinfo is None:
-        local = local.replace(tzinfo=merchant_zone(request.merchant))
+        local = local.replace(tzinfo=request.merchant.zone)
     return local
 
 

@@ -1255,9 +1255,7 @@ def birthday_bonuses_give(*, merchant: Merchant, today: datetime.date | None = N
     if not program.birthday_bonus:
         return 0
     if today is None:
-        import zoneinfo
-
-        today = timezone.now().astimezone(zoneinfo.ZoneInfo(merchant.timezone or "UTC")).date()
+        today = timezone.now().astimezone(merchant.zone).date()
     category = PointCategory.objects.filter(merchant=merchant, name="Birthday").first()
     members = Member.objects.filter(
         merchant=merchant,

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -280,7 +279,7 @@ def message_send(
     if marketing and selectors.is_suppressed(merchant, channel, address, contact):
         message.status = MessageStatus.SUPPRESSED
     elif marketing:
-        message.send_after = channels.quiet_until(timezone.now(), ZoneInfo(merchant.timezone))
+        message.send_after = channels.quiet_until(timezone.now(), merchant.zone)
         if channel == Channel.EMAIL:
             link = unsubscribe_url(merchant, channel, address)
             with translation.override(language or merchant.language or "en"):

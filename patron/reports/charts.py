@@ -15,7 +15,7 @@ from patron.tenants.models import Merchant
 def _bounds(
     merchant: Merchant, start: datetime.date, end: datetime.date
 ) -> tuple[zoneinfo.ZoneInfo, datetime.datetime, datetime.datetime]:
-    tz = zoneinfo.ZoneInfo(merchant.timezone or "UTC")
+    tz = merchant.zone
     since = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
     until = datetime.datetime.combine(
         end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz

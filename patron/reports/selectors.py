@@ -5,7 +5,6 @@ the merchant's local dates, so "this month" starts at midnight where the shop is
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,7 +35,7 @@ class LeaderboardRow:
 
 
 def _local_start_of_month(merchant: Merchant, now: datetime.datetime) -> datetime.datetime:
-    local = now.astimezone(zoneinfo.ZoneInfo(merchant.timezone or "UTC"))
+    local = now.astimezone(merchant.zone)
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -191,7 +190,7 @@ def summary(
     merchant: Merchant, start: datetime.date | None = None, end: datetime.date | None = None
 ) -> Summary:
     """The Points Dashboard: flows over an optional date range, stocks as of now."""
-    tz = zoneinfo.ZoneInfo(merchant.timezone or "UTC")
+    tz = merchant.zone
     entries = LedgerEntry.objects.filter(merchant=merchant)
     redemptions = Redemption.objects.filter(merchant=merchant)
     if start:

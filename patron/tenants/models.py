@@ -45,8 +45,14 @@ class Merchant(models.Model):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        """Where the shop is: dates and times on its pages are the shop's local ones."""
-        return zoneinfo.ZoneInfo(self.timezone or "UTC")
+        """Where the shop is: dates and times on its pages are the shop's local ones.
+
+        UTC when the stored name is not a known zone, so one bad value cannot break
+        every page of the merchant."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 class UserManager(BaseUserManager["User"]):

@@ -5,7 +5,6 @@ where the shop is, whatever the server's clock says.
 """
 
 import datetime
-import zoneinfo
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -16,13 +15,6 @@ from patron.automations.models import StepKind
 from patron.tenants.models import Merchant
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
-
-
-def merchant_zone(merchant: Merchant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(merchant.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _parse_time(value: Any) -> datetime.time | None:
@@ -103,7 +95,7 @@ class Wait(Action):
     ) -> datetime.datetime:
         if self.warnings(config):
             return now
-        zone = merchant_zone(merchant)
+        zone = merchant.zone
         mode = config.get("mode", "duration")
         if mode == "until_date":
             local = _parse_local_datetime(config["until"])

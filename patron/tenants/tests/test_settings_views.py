@@ -80,3 +80,12 @@ def test_language_preference_is_saved_and_follows_the_login(trio):
     fresh = type(client)()
     fresh.post("/login/", {"username": "bob@example.com", "password": "password"})
     assert "Khách hàng" in fresh.get("/contacts/").content.decode()
+
+
+def test_a_merchant_with_an_unknown_time_zone_still_gets_its_pages_in_utc(trio):
+    import zoneinfo
+
+    trio.merchant.timezone = "Mars/Olympus_Mons"
+    trio.merchant.save()
+    assert trio.merchant.zone == zoneinfo.ZoneInfo("UTC")
+    assert trio.login(trio.alice).get("/contacts/").status_code == 200
