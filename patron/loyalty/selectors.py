@@ -52,21 +52,20 @@ def member_for_phone(merchant: Merchant, phone_e164: str) -> Member | None:
     return members(merchant).filter(phone=phone_e164).first()
 
 
-def member_id_for_contact(merchant: Merchant, contact: Contact) -> int | None:
-    """`member_for_contact`'s id alone, for a write service that reads the row itself."""
+def _contact_membership(merchant: Merchant, contact: Contact) -> QuerySet[Member]:
+    """The membership of the contact's current phone, if it belongs to this contact."""
     if not contact.phone:
-        return None
-    found = Member.objects.filter(
-        merchant=merchant, deleted_at__isnull=True, phone=str(contact.phone), contact=contact
-    )
-    return found.values_list("pk", flat=True).first()
+        return Member.objects.none()
+    return members(merchant).filter(phone=str(contact.phone), contact=contact)
 
 
 def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
-    """The membership of the contact's current phone, if it belongs to this contact."""
-    if not contact.phone:
-        return None
-    return members(merchant).filter(phone=str(contact.phone), contact=contact).first()
+    return _contact_membership(merchant, contact).first()
+
+
+def member_id_for_contact(merchant: Merchant, contact: Contact) -> int | None:
+    """`member_for_contact`'s id alone, for a write service that reads the row itself."""
+    return _contact_membership(merchant, contact).values_list("pk", flat=True).first()
 
 
 def member_points(member: Member) -> Points:
