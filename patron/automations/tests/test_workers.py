@@ -115,21 +115,26 @@ class Workers:
         end_other_connections()
 
 
-def end_other_connections(seconds: float = 15) -> None:
+def end_other_connections(seconds: float = 30, quiet: float = 3) -> None:
     """Close what the killed workers left connected to the test database.
 
     RQ runs each job in a work horse that starts a session of its own, so killing the
     worker's process group does not reach it: a job in flight goes on and holds its
     locks, and the test database's flush at teardown would deadlock with it. On
-    PostgreSQL those backends are ended here (the database is this test run's own)."""
+    PostgreSQL those backends are ended here (the database is this test run's own), until
+    none has come back for `quiet` seconds: a job that loses its connection may open
+    another (the engine records a failed step and goes on until its time budget ends)."""
     if connection.vendor != "postgresql":
         return
     others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     deadline = time.monotonic() + seconds
+    quiet_since = time.monotonic()
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(f"SELECT count(pg_terminate_backend(pid)) {others}")
-            if cursor.fetchone()[0] == 0:
+            if cursor.fetchone()[0]:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet:
                 return
             time.sleep(0.5)
 
