@@ -6,12 +6,12 @@ the member from the customer's session, never an id from the request.
 
 import copy
 import datetime
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,8 +21,8 @@ from patron.coupons.models import Coupon, CouponStatus
 from patron.loyalty import selectors as loyalty
 from patron.loyalty.models import LedgerEntry, LoyaltyProgram, Member, PointCategory, Tier
 from patron.portal.models import PortalSettings
+from patron.rewards import selectors as reward_selectors
 from patron.rewards.models import Reward
-from patron.rewards.selectors import redeemable_rewards
 from patron.tenants.models import Merchant
 
 HISTORY_LENGTH = 10
@@ -49,60 +49,86 @@ class PageSetup:
     settings: PortalSettings
     program: LoyaltyProgram
     tiers: tuple[Tier, ...]
+    # The active rewards in catalog order; which are on offer is decided per request.
+    rewards: tuple[Reward, ...]
 
 
-# Per process: merchant id -> (version, settings, program, tiers). Entries are shared by
-# the threads of the process, so they are never changed, only replaced.
-_setups: dict[int, tuple[str, PortalSettings, LoyaltyProgram, tuple[Tier, ...]]] = {}
+@dataclass(frozen=True)
+class _Cached:
+    version: str
+    settings: PortalSettings
+    program: LoyaltyProgram
+    tiers: tuple[Tier, ...]
+    rewards: tuple[Reward, ...]
+
+
+# Per process: merchant id -> what page_setup read. Entries are shared by the threads of
+# the process, so they are never changed, only replaced.
+_setups: dict[int, _Cached] = {}
 
 
 def _version_sql() -> str:
-    """SQL giving the version of a merchant's settings, program and tiers (PostgreSQL).
+    """SQL giving the version of a merchant's settings, program, tiers and rewards
+    (PostgreSQL).
 
     `xmin` is the transaction that wrote a row's current version and `ctid` where that
     version lies; a new version gets a new place, even in the same transaction. So any
-    update, insert or delete of one of these rows, whatever code path made it, changes
-    the text, and a cached copy is used only while it is what the database holds.
+    update, insert or delete of one of these rows, whatever code path made it (a claim
+    taking one from a reward's stock too), changes the text, and a cached copy is used
+    only while it is what the database holds.
     """
     merchant = Merchant._meta.db_table
     row = "id || ':' || xmin::text || ctid::text"
 
-    def one(table: str) -> str:
-        return f"coalesce((SELECT {row} FROM {table} WHERE merchant_id = {merchant}.id), '-')"  # noqa: S608
+    def rows(table: str) -> str:
+        return (
+            f"coalesce((SELECT string_agg({row}, ',' ORDER BY id) "  # noqa: S608
+            f"FROM {table} WHERE merchant_id = {merchant}.id), '-')"
+        )
 
-    tiers = (
-        f"coalesce((SELECT string_agg({row}, ',' ORDER BY id) "  # noqa: S608
-        f"FROM {Tier._meta.db_table} WHERE merchant_id = {merchant}.id), '-')"
-    )
-    parts = [one(PortalSettings._meta.db_table), one(LoyaltyProgram._meta.db_table), tiers]
-    return " || '/' || ".join(parts)
+    tables = [PortalSettings, LoyaltyProgram, Tier, Reward]
+    return "md5(" + " || '/' || ".join(rows(model._meta.db_table) for model in tables) + ")"
+
+
+@functools.cache
+def _setup_sql(vendor: str) -> str:
+    """The merchant of a slug with the version of its setup (none but on PostgreSQL),
+    written as SQL for the same reason as _MEMBER_SQL: every customer page reads it."""
+    version = _version_sql() if vendor == "postgresql" else "NULL"
+    table = Merchant._meta.db_table
+    return f"SELECT *, {version} AS setup_version FROM {table} WHERE slug = %s"  # noqa: S608
 
 
 def page_setup(slug: str) -> PageSetup:
-    """The merchant behind a customer page's slug, with its page settings, program and
-    tiers: one query when nothing changed since this process last read them (on
-    PostgreSQL), four otherwise."""
-    found = Merchant.objects.filter(slug=slug)
-    if connection.vendor == "postgresql":
-        found = found.annotate(setup_version=RawSQL(_version_sql(), ()))  # noqa: S611
-    merchant = found.first()
+    """The merchant behind a customer page's slug, with its page settings, program, tiers
+    and rewards: one query when nothing changed since this process last read them (on
+    PostgreSQL), five otherwise."""
+    merchant = next(iter(Merchant.objects.raw(_setup_sql(connection.vendor), [slug])), None)
     if merchant is None:
         raise Http404("No such page")
-    version = getattr(merchant, "setup_version", None)
+    version: str | None = merchant.setup_version  # type: ignore[attr-defined]
     cached = _setups.get(merchant.pk)
-    if version is not None and cached is not None and cached[0] == version:
-        _, settings, program, tiers = cached
-    else:
+    if version is None or cached is None or cached.version != version:
         with scope(merchant=merchant):
-            settings = settings_for(merchant)
-            program = loyalty.program(merchant)
-            tiers = tuple(loyalty.tiers(merchant))
+            cached = _Cached(
+                version=version or "",
+                settings=settings_for(merchant),
+                program=loyalty.program(merchant),
+                tiers=tuple(loyalty.tiers(merchant)),
+                rewards=tuple(reward_selectors.rewards(merchant).filter(is_active=True)),
+            )
         if version is not None:
-            _setups[merchant.pk] = (version, settings, program, tiers)
+            _setups[merchant.pk] = cached
     # Copies tied to this request's merchant row, so the shared ones stay untouched.
-    settings, program = copy.copy(settings), copy.copy(program)
+    settings, program = copy.copy(cached.settings), copy.copy(cached.program)
     settings.merchant = program.merchant = merchant
-    return PageSetup(merchant=merchant, settings=settings, program=program, tiers=tiers)
+    return PageSetup(
+        merchant=merchant,
+        settings=settings,
+        program=program,
+        tiers=cached.tiers,
+        rewards=cached.rewards,
+    )
 
 
 @dataclass
@@ -136,22 +162,33 @@ class Account:
     history: list[HistoryLine] = field(default_factory=list)
 
 
-def member_for_session(merchant: Merchant, phone: str, member_id: int | None) -> Member | None:
-    """The member a signed-in customer may see: the one for their confirmed phone."""
+# loyalty.selectors.members' filter and order for one phone, written once as SQL: the
+# ORM spent twice as long building this query as the database spends answering it.
+_MEMBER_SQL = f"""
+    SELECT * FROM {Member._meta.db_table}
+    WHERE merchant_id = %s AND phone = %s AND deleted_at IS NULL
+    ORDER BY id DESC
+    LIMIT 1
+"""  # noqa: S608 -- only the table name is formatted in
 
-    # With its tier, without its contact: the page shows none of the contact's fields,
-    # and reading them (the phone number above all) costs more than the query.
-    member = (
-        loyalty.members(merchant)
-        .select_related(None)
-        .select_related("tier")
-        .filter(phone=phone)
-        .first()
-    )
+
+def member_for_session(
+    merchant: Merchant, phone: str, member_id: int | None, tiers: Iterable[Tier] | None = None
+) -> Member | None:
+    """The member a signed-in customer may see: the one for their confirmed phone.
+
+    Its tier is taken from `tiers` (the merchant's, when the caller has them) or read
+    when first used; its contact is never read, as the page shows none of its fields.
+    """
+    member = next(iter(Member.objects.raw(_MEMBER_SQL, [merchant.pk, phone])), None)
     if member is None or (member_id is not None and member.pk != member_id):
         # The number changed hands or the member was replaced since sign-in: show
         # nothing rather than another member's points.
         return None
+    if tiers is not None and member.tier_id is not None:
+        tier = next((t for t in tiers if t.pk == member.tier_id), None)
+        if tier is not None:
+            member.tier = tier
     return member
 
 
@@ -225,15 +262,11 @@ def account(merchant: Merchant, member: Member, setup: PageSetup | None = None) 
     ]
     if setup is not None:
         tier = tier_progress(merchant, member, setup.program, setup.tiers)
+        rewards = reward_selectors.redeemable_rewards(merchant, member, setup.rewards)
     else:
         tier = tier_progress(merchant, member)
-    return Account(
-        member=member,
-        tier=tier,
-        coupons=coupons,
-        rewards=list(redeemable_rewards(merchant, member)),
-        history=history,
-    )
+        rewards = reward_selectors.redeemable_rewards(merchant, member)
+    return Account(member=member, tier=tier, coupons=coupons, rewards=rewards, history=history)
 
 
 def _history_line(

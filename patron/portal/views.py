@@ -151,7 +151,9 @@ def _account_page(
     request: HttpRequest, portal: Portal, status: int = 200, **extra: Any
 ) -> HttpResponse:
     session, merchant = portal.session, portal.merchant
-    member = selectors.member_for_session(merchant, session.phone, session.member_id)
+    member = selectors.member_for_session(
+        merchant, session.phone, session.member_id, portal.setup.tiers
+    )
     if member is None:
         return _render(request, portal, "portal/join.html", {"member": None, **extra}, status)
     if member.status == "excluded":

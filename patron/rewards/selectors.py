@@ -1,6 +1,7 @@
 """Reads of the rewards catalog and of redemptions. The merchant comes first."""
 
 import datetime
+from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -32,11 +33,37 @@ def rewards_on_offer(merchant: Merchant, now: datetime.datetime | None = None) -
     )
 
 
-def redeemable_rewards(merchant: Merchant, member: Member) -> list[Reward]:
-    """ "Redeem Points": the rewards on offer that the member's available points afford."""
+def is_on_offer(reward: Reward, now: datetime.datetime) -> bool:
+    """`rewards_on_offer`'s four conditions for one reward already read (a test holds the
+    two to the same answers)."""
+    return (
+        reward.is_active
+        and (reward.starts_at is None or reward.starts_at <= now)
+        and (reward.ends_at is None or reward.ends_at > now)
+        and (reward.stock is None or reward.stock > 0)
+    )
+
+
+def redeemable_rewards(
+    merchant: Merchant, member: Member, catalog: Iterable[Reward] | None = None
+) -> list[Reward]:
+    """ "Redeem Points": the rewards on offer that the member's available points afford.
+
+    `catalog` is the merchant's rewards in catalog order when the caller has them already
+    (the customer page keeps them while they stay the same); otherwise they are read.
+    """
     if member.merchant_id != merchant.pk or member.status != MemberStatus.ACTIVE:
         return []
-    return list(rewards_on_offer(merchant).filter(points_cost__lte=member.points_available))
+    if catalog is None:
+        return list(rewards_on_offer(merchant).filter(points_cost__lte=member.points_available))
+    now = timezone.now()
+    return [
+        reward
+        for reward in catalog
+        if reward.merchant_id == merchant.pk
+        and reward.points_cost <= member.points_available
+        and is_on_offer(reward, now)
+    ]
 
 
 def redemptions(merchant: Merchant, member: Member | None = None) -> QuerySet[Redemption]:

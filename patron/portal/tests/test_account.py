@@ -251,6 +251,28 @@ def test_a_change_to_settings_tiers_or_program_shows_on_the_next_page(trio):
     assert "to reach Silver" not in customer.open().content.decode()
 
 
+def test_a_change_to_the_rewards_shows_on_the_next_page(trio):
+    """Rewards are kept with the settings while they stay the same: a claim taking the
+    last unit, a new reward or one switched off is seen at once."""
+    from patron.rewards.models import Reward
+
+    _mark(trio, points=120)
+    coffee = make_reward(trio.merchant, "Free coffee", 100, stock=1)
+    customer = Customer("alpha")
+    assert "Free coffee" in customer.sign_in(trio.merchant, "0912 345 678", MARK).content.decode()
+
+    with scopes_disabled():
+        Reward.objects.filter(pk=coffee.pk).update(stock=0)
+    assert "Free coffee" not in customer.open().content.decode()
+
+    tea = make_reward(trio.merchant, "Free tea", 50)
+    assert "Free tea" in customer.open().content.decode()
+
+    with scopes_disabled():
+        Reward.objects.filter(pk=tea.pk).update(is_active=False)
+    assert "Keep collecting points to claim a reward." in customer.open().content.decode()
+
+
 def test_dates_on_the_customer_page_are_the_shops_local_dates(trio):
     """23:30 in UTC is already the next day in Ho Chi Minh City."""
     import datetime
