@@ -121,9 +121,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One test database file per process, so parallel test runs never share one.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
+    # PostgreSQL through Django's backend, with a health check that reads the socket
+    # instead of asking the server (patron/lib/postgresql/base.py).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "patron.lib.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
-    # A round trip before a kept connection's first use in a request (README, "Running
-    # at scale"): off saves it, and a restart then costs each stale connection a 503.
+    # A look at a kept connection's socket before its first use in a request (README,
+    # "Running at scale"): off, a restart costs each stale connection a 503.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = (
         os.environ.get("DATABASE_CONN_HEALTH_CHECKS", "1") == "1"
     )
