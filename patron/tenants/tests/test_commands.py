@@ -53,3 +53,16 @@ def test_demo_is_rebuilt_from_scratch():
     assert "owner@demo.patron" in first
     run("demo")
     assert Merchant.objects.filter(slug="demo").count() == 1
+
+
+def test_the_web_application_leaves_what_it_loaded_out_of_full_collections():
+    """patron.wsgi freezes what it loaded, so full garbage collections stay short."""
+    import subprocess
+    import sys
+
+    probe = "import gc, patron.wsgi; print(gc.get_freeze_count())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert int(done.stdout.strip()) > 50_000
