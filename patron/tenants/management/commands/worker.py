@@ -1,5 +1,6 @@
 """`patron worker`: run background jobs, and enqueue the periodic ones on time."""
 
+import gc
 import logging
 import signal
 import threading
@@ -74,6 +75,10 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=0.5, help="Poll interval, seconds")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # As in patron.wsgi: what is loaded by now lives as long as the process, so full
+        # collections need not walk it (and RQ's forked work horses need not copy the
+        # pages a collection would touch).
+        gc.freeze()
         stop = threading.Event()
         if not options["no_clock"]:
             threading.Thread(target=run_clock, args=(stop,), daemon=True, name="clock").start()
