@@ -8,7 +8,7 @@ import copy
 import datetime
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connection
@@ -53,18 +53,9 @@ class PageSetup:
     rewards: tuple[Reward, ...]
 
 
-@dataclass(frozen=True)
-class _Cached:
-    version: str
-    settings: PortalSettings
-    program: LoyaltyProgram
-    tiers: tuple[Tier, ...]
-    rewards: tuple[Reward, ...]
-
-
-# Per process: merchant id -> what page_setup read. Entries are shared by the threads of
-# the process, so they are never changed, only replaced.
-_setups: dict[int, _Cached] = {}
+# Per process: merchant id -> (version, what page_setup read). Entries are shared by the
+# threads of the process, so they are never changed, only replaced.
+_setups: dict[int, tuple[str, PageSetup]] = {}
 
 
 def _version_sql() -> str:
@@ -108,27 +99,23 @@ def page_setup(slug: str) -> PageSetup:
         raise Http404("No such page")
     version: str | None = merchant.setup_version  # type: ignore[attr-defined]
     cached = _setups.get(merchant.pk)
-    if version is None or cached is None or cached.version != version:
+    if version is not None and cached is not None and cached[0] == version:
+        setup = cached[1]
+    else:
         with scope(merchant=merchant):
-            cached = _Cached(
-                version=version or "",
+            setup = PageSetup(
+                merchant=merchant,
                 settings=settings_for(merchant),
                 program=loyalty.program(merchant),
                 tiers=tuple(loyalty.tiers(merchant)),
                 rewards=tuple(reward_selectors.rewards(merchant).filter(is_active=True)),
             )
         if version is not None:
-            _setups[merchant.pk] = cached
+            _setups[merchant.pk] = (version, setup)
     # Copies tied to this request's merchant row, so the shared ones stay untouched.
-    settings, program = copy.copy(cached.settings), copy.copy(cached.program)
+    settings, program = copy.copy(setup.settings), copy.copy(setup.program)
     settings.merchant = program.merchant = merchant
-    return PageSetup(
-        merchant=merchant,
-        settings=settings,
-        program=program,
-        tiers=cached.tiers,
-        rewards=cached.rewards,
-    )
+    return replace(setup, merchant=merchant, settings=settings, program=program)
 
 
 @dataclass
