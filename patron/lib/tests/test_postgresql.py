@@ -41,7 +41,8 @@ def test_an_idle_connection_is_usable_until_the_server_ends_it():
 def test_the_next_request_opens_a_new_connection_instead_of_failing():
     kept = connections.create_connection("default")
     try:
-        kept.settings_dict["CONN_HEALTH_CHECKS"] = True
+        # Its own settings, so the test's default connection keeps what it had.
+        kept.settings_dict = {**kept.settings_dict, "CONN_HEALTH_CHECKS": True}
         kept.ensure_connection()
         first = kept.connection.info.backend_pid
         _ended_by_the_server(kept)
