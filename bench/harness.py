@@ -1,6 +1,6 @@
 """The pieces every benchmark uses: databases, a served Patron, wrk, pgbench, results.
 
-Benchmarks run Patron as it runs in production (gunicorn, no debug) against a database
+Benchmarks run Patron as it runs in production (`patron serve`, no debug) against a database
 this harness creates and drops, and drive it from a separate process (wrk), so the
 numbers include the whole stack. References are measured on the same machine in the
 same run, so ratios hold across machines.
@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -163,31 +164,17 @@ def python_script(script: str, env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def served(
-    env: dict[str, str], port: int, workers: int = 2, threads: int = 8
+    env: dict[str, str], port: int, workers: int = 2, options: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Patron's production server (no background worker) on 127.0.0.1:port."""
+    """Patron's production server (`patron serve --no-worker`, its default threads unless
+    `options` say otherwise) on 127.0.0.1:port."""
+    command = ["serve", "--no-worker", "--port", str(port), "--workers", str(workers), *options]
     server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "patron.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "2048",
-        ],
+        [PYTHON, "-m", "patron", *command],
         env=env,
         cwd=ROOT,
         start_new_session=True,
+        stdout=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -202,7 +189,13 @@ def served(
         yield server
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A run is bounded: a server that does not stop is killed, and the row says so.
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+            raise
 
 
 @contextmanager
@@ -251,10 +244,17 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
-    out = subprocess.run(
-        ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
-    )
-    return [int(pid) for pid in out.stdout.split()]
+    """The web server's worker processes: the children of its main process, which is the
+    child of `patron serve`."""
+    pids = []
+    for main in _children(server.pid):
+        pids += _children(main)
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(child) for child in out.stdout.split()]
 
 
 def rss_mb(pid: int) -> float:
@@ -285,7 +285,7 @@ def wrk(script: str, url: str, clients: int, seconds: int, env: dict[str, str]) 
     ]
     done = subprocess.run(
         command,
-        env={**os.environ, **env},
+        env={**os.environ, **env, "RUN": uuid.uuid4().hex},
         capture_output=True,
         text=True,
         timeout=seconds + 60,

@@ -1,10 +1,13 @@
 -- POST one JSON body to paths that rotate over a list of ids, each request with its own
 -- Idempotency-Key, so every request is a real write.
--- Set from the command line: PATHS (comma-separated), BODY, KEY (bearer).
+-- Set from the command line: PATHS (comma-separated), BODY, KEY (bearer), RUN (unique to
+-- this run: wrk's random numbers repeat from run to run, so keys made from them alone
+-- were replayed answers in the run after the warm-up, not writes).
 local paths = {}
 for p in string.gmatch(os.getenv("PATHS"), "[^,]+") do paths[#paths + 1] = p end
 local body = os.getenv("BODY")
 local key = os.getenv("KEY")
+local run = os.getenv("RUN")
 local counter = 0
 local thread_id = 0
 
@@ -15,11 +18,13 @@ end
 
 function request()
   counter = counter + 1
-  local path = paths[(counter % #paths) + 1]
+  -- Each thread starts at its own place in the list: threads that walked it in step
+  -- would send the same member's calls at the same moment and wait on each other's lock.
+  local path = paths[((counter + (tid or 0) * 7919) % #paths) + 1]
   local headers = {
     ["Authorization"] = "Bearer " .. key,
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = string.format("bench-%d-%d-%d", tid or 0, counter, math.random(1e9)),
+    ["Idempotency-Key"] = string.format("bench-%s-%d-%d", run, tid or 0, counter),
   }
   return wrk.format("POST", path, headers, body)
 end

@@ -95,7 +95,7 @@ class Process:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=timeout)
         else:
-            # The leader is gone; its children (gunicorn workers) may not be.
+            # The leader is gone; its children (the web server's workers) may not be.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
@@ -267,13 +267,15 @@ def set_up_merchant(env: dict[str, str], members: int, extra: str = "pass") -> d
 
 
 class Served:
-    """`patron serve` (gunicorn, web only) on a free port."""
+    """`patron serve` (granian, web only) on a free port."""
 
-    def __init__(self, env: dict[str, str], folder: Path, threads: int = 8):
+    def __init__(self, env: dict[str, str], folder: Path, threads: int | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "patron", "serve", "--no-worker"]
-        args += ["--port", str(self.port), "--threads", str(threads)]
+        args += ["--port", str(self.port)]
+        if threads is not None:
+            args += ["--threads", str(threads)]
         self.process = Process(args, env, folder / "web.log")
         wait_for(
             lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200, 90, "patron"
@@ -283,7 +285,8 @@ class Served:
         self.process.stop()
 
     def worker_pids(self) -> list[int]:
-        """The gunicorn workers serving requests: in our group, children of the arbiter."""
+        """The granian workers serving requests: in our group, children of its main process
+        (which is itself the child of `patron serve`, the group's leader)."""
         pids = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -296,7 +299,7 @@ class Served:
                 cmdline = (entry / "cmdline").read_bytes()
             except (OSError, ValueError):
                 continue
-            if b"gunicorn" in cmdline and parent != self.process.pid:
+            if b"granian" in cmdline and parent != self.process.pid:
                 pids.append(pid)
         return sorted(pids)
 

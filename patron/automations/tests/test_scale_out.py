@@ -1,6 +1,6 @@
 """Patron scaled out: 2 web processes and 2 workers on PostgreSQL with the RQ backend.
 
-The deployment README's "Running at scale" describes: `patron serve --no-worker` (gunicorn
+The deployment README's "Running at scale" describes: `patron serve --no-worker` (granian
 workers) twice, on their own ports, and `patron worker` twice with TASKS_BACKEND=rq, all
 sharing the database and Redis. 200 contacts are created and enrolled into a workflow
 (join the program, give points, send an SMS) through the API, half through each web
