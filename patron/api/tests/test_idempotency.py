@@ -1,6 +1,12 @@
+import threading
+from typing import Any
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
+from patron.conftest import ApiClient
 from patron.contacts.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +61,50 @@ def test_text_with_a_nul_character_is_refused_on_every_database(trio):
     assert (answer.status_code, answer.json()["code"]) == (422, "invalid_text")
     assert trio.api.get("/contacts", q="a\u0000b").status_code == 422
     assert contacts() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_retries_with_one_key_write_once_and_all_get_the_first_answer(trio):
+    # On PostgreSQL the inserts of the key really race (each waits on the unique index
+    # for the first to commit); on SQLite the writers queue on the database lock.
+    count = 8
+    body = {"first_name": "Lan", "phone": "0980000001"}
+    barrier = threading.Barrier(count)
+    answers: list[Any] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        client = ApiClient(trio.api.key)
+        try:
+            barrier.wait()
+            answer = client.post("/contacts", body, headers={"Idempotency-Key": "race-1"})
+            with lock:
+                answers.append(answer)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [201] * count
+    assert len({a.content for a in answers}) == 1
+    assert sum(a.get("Idempotent-Replayed") == "true" for a in answers) == count - 1
+    assert contacts() == 1
+
+
+def test_a_key_costs_two_statements_its_claim_and_the_stored_answer(trio):
+    # The key is claimed by one INSERT ... ON CONFLICT; an ORM insert would need a
+    # savepoint around it (two more round trips) to survive the duplicate-key error.
+    def statements(headers: dict[str, str]) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            answer = trio.api.post("/contacts", {"first_name": "Lan"}, headers=headers)
+        assert answer.status_code == 201
+        return [q["sql"] for q in queries.captured_queries]
+
+    statements({})  # the first request also reads the key and takes rate-limit slots
+    plain = statements({})
+    keyed = statements({"Idempotency-Key": "count-1"})
+    assert len(keyed) - len(plain) == 2
+    assert sum("SAVEPOINT" in sql for sql in keyed) == sum("SAVEPOINT" in sql for sql in plain)
