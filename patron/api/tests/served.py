@@ -95,7 +95,8 @@ class Process:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=timeout)
         else:
-            # The leader is gone; its children (the web server's workers) may not be.
+            # The leader is gone; children left in its group may not be (`patron serve`
+            # starts its own in groups of their own, which Linux stops with it).
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
@@ -285,23 +286,32 @@ class Served:
         self.process.stop()
 
     def worker_pids(self) -> list[int]:
-        """The granian workers serving requests: in our group, children of its main process
-        (which is itself the child of `patron serve`, the group's leader)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                pid = int(entry.name)
-                if os.getpgid(pid) != self.process.pid:
-                    continue
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmdline = (entry / "cmdline").read_bytes()
-            except (OSError, ValueError):
-                continue
-            if b"granian" in cmdline and parent != self.process.pid:
-                pids.append(pid)
-        return sorted(pids)
+        """The granian workers serving requests: the children of granian's main process,
+        which is the child of `patron serve` (in a process group of its own)."""
+        mains = [pid for pid in children(self.process.pid) if b"granian" in cmdline(pid)]
+        return sorted(pid for main in mains for pid in children(main))
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def rss_kib(pid: int) -> int:

@@ -11,6 +11,7 @@ interpreter lock (8 threads: the same page's p99 13 to 127 ms).
 """
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -41,7 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         children: list[subprocess.Popen[bytes]] = []
         if not options["no_worker"]:
-            children.append(subprocess.Popen([sys.executable, "-m", "patron", "worker"]))
+            children.append(_start([sys.executable, "-m", "patron", "worker"]))
         web = [
             sys.executable, "-m", "granian", "patron.wsgi:application",
             "--interface", "wsgi", "--no-ws",
@@ -50,25 +51,61 @@ class Command(BaseCommand):
             "--blocking-threads", str(options["threads"]),
             # A worker that dies (out of memory, a crash in a C library) is started again,
             # and one that does not stop within 30 s of a shutdown is killed.
-            "--respawn-failed-workers", "--workers-kill-timeout", "30",
+            "--respawn-failed-workers", "--workers-kill-timeout", f"{STOP_SECONDS}",
             "--backlog", "2048",
             "--access-log" if options["access_log"] else "--no-access-log",
         ]  # fmt: skip
-        children.append(subprocess.Popen(web))
+        children.append(_start(web))
         self.stdout.write(f"Patron is serving at http://{options['host']}:{options['port']}/")
 
-        def stop(signum: int, frame: Any) -> None:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stopping: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+        signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(signum))
         try:
             # If either child dies, stop the other: half a Patron is worse than none.
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.2)
         finally:
-            stop(signal.SIGTERM, None)
-            for child in children:
-                child.wait(timeout=30)
+            _stop(children)
+
+
+# How long a child may take to stop before it is killed: granian's own limit for its
+# workers, and a margin for it to notice.
+STOP_SECONDS = 30
+PR_SET_PDEATHSIG = 1
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    """A child in a process group of its own, which hears a stop signal once, from us.
+
+    Ctrl-C in a terminal, or a supervisor stopping our process group, would otherwise
+    reach each child directly as well as through `_stop`; granian's main process can
+    deadlock in its signal handler when a second stop signal lands while it handles the
+    first (seen under `make bench`: it stayed up, with no workers, for an hour).
+    """
+    parent = os.getpid()
+
+    def stop_with_parent() -> None:
+        # In the child before it runs: when `patron serve` dies, even by SIGKILL, Linux
+        # sends the child SIGTERM, so no web or worker process outlives it.
+        if sys.platform == "linux":
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    # preexec_fn is unsafe in a process with threads; this command starts none.
+    return subprocess.Popen(args, process_group=0, preexec_fn=stop_with_parent)  # noqa: PLW1509
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """One SIGTERM to each child still running; a child group still there after
+    STOP_SECONDS and a margin is killed."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=STOP_SECONDS + 10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=10)
