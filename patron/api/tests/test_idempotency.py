@@ -1,4 +1,3 @@
-import threading
 from typing import Any
 
 import pytest
@@ -8,6 +7,7 @@ from django_scopes import scopes_disabled
 
 from patron.conftest import ApiClient
 from patron.contacts.models import Contact
+from patron.coupons.tests.test_concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -69,25 +69,13 @@ def test_simultaneous_retries_with_one_key_write_once_and_all_get_the_first_answ
     # for the first to commit); on SQLite the writers queue on the database lock.
     count = 8
     body = {"first_name": "Lan", "phone": "0980000001"}
-    barrier = threading.Barrier(count)
     answers: list[Any] = []
-    lock = threading.Lock()
 
-    def send() -> None:
+    def send(_index: int) -> None:
         client = ApiClient(trio.api.key)
-        try:
-            barrier.wait()
-            answer = client.post("/contacts", body, headers={"Idempotency-Key": "race-1"})
-            with lock:
-                answers.append(answer)
-        finally:
-            connection.close()
+        answers.append(client.post("/contacts", body, headers={"Idempotency-Key": "race-1"}))
 
-    threads = [threading.Thread(target=send) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert race(count, send) == {"ok": count}
     assert [a.status_code for a in answers] == [201] * count
     assert len({a.content for a in answers}) == 1
     assert sum(a.get("Idempotent-Replayed") == "true" for a in answers) == count - 1

@@ -6,6 +6,7 @@ The server answers `/healthz` without the database, so no migration is needed he
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -60,25 +61,22 @@ def test_the_web_server_runs_in_a_process_group_of_its_own():
         folder.remove()
 
 
-def test_stopping_the_group_stops_every_process():
+def stopped_by(send: Callable[[int], None]) -> list[int]:
+    """Serve, `send(pid of patron serve)`, and return what is still running 45 s later."""
     folder = served.Folder("patron-serve-")
     web = start(folder)
     try:
         pids = tree(web.process.pid)
-        os.killpg(web.process.pid, signal.SIGTERM)
-        assert wait_gone(pids, 45) == []
+        send(web.process.pid)
+        return wait_gone(pids, 45)
     finally:
         web.stop()
         folder.remove()
+
+
+def test_stopping_the_group_stops_every_process():
+    assert stopped_by(lambda pid: os.killpg(pid, signal.SIGTERM)) == []
 
 
 def test_a_killed_serve_takes_its_web_server_with_it():
-    folder = served.Folder("patron-serve-")
-    web = start(folder)
-    try:
-        pids = tree(web.process.pid)
-        os.kill(web.process.pid, signal.SIGKILL)
-        assert wait_gone(pids, 45) == []
-    finally:
-        web.stop()
-        folder.remove()
+    assert stopped_by(lambda pid: os.kill(pid, signal.SIGKILL)) == []
