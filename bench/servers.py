@@ -7,8 +7,7 @@ A CONFIG is `patron serve` options joined by commas, e.g. `--threads=4` or
 give-points members seeded once), each round serves every CONFIG in turn and measures
 the customer page's p99 at 200 requests/s (bench/loadgen.py, open loop) and give-points
 calls/s with 16 clients (wrk). Rounds alternate the configs because this machine's speed
-drifts from minute to minute; compare configs within a round, not across rounds. The
-first round also warms the database (it is faster in later rounds for every config).
+drifts from minute to minute; compare configs within a round, not across rounds.
 """
 
 import argparse

@@ -131,7 +131,7 @@ def _claim(merchant_id: int, key: str, fingerprint: str) -> int | None:
     """Insert the key's record and return its id, or None when the merchant already has
     one with that key (committed: an insert racing an uncommitted one waits for it)."""
     meta = IdempotencyRecord._meta
-    columns = {
+    values = {
         "merchant": merchant_id,
         "key": key,
         "fingerprint": fingerprint,
@@ -140,20 +140,27 @@ def _claim(merchant_id: int, key: str, fingerprint: str) -> int | None:
         "body": b"",
         "created_at": timezone.now(),
     }
-    names, values = [], []
-    for name, value in columns.items():
-        field = meta.get_field(name)
-        assert isinstance(field, models.Field) and field.column
-        names.append(connection.ops.quote_name(field.column))
-        values.append(field.get_db_prep_save(value, connection))
-    unique = ", ".join(names[:2])  # the constraint idempotency_key_unique: merchant, key
-    returning = connection.ops.quote_name(meta.pk.column or "id")
+    (unique,) = [c for c in meta.constraints if c.name == "idempotency_key_unique"]
+    assert isinstance(unique, models.UniqueConstraint)
     sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(names)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(names))}) "
-        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {returning}"
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
+        f"({', '.join(_column(name) for name in values)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))}) "
+        f"ON CONFLICT ({', '.join(_column(name) for name in unique.fields)}) "
+        f"DO NOTHING RETURNING {_column(meta.pk.name)}"
     )
+    params = [_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def _field(name: str) -> models.Field:
+    field = IdempotencyRecord._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column
+    return field
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(_field(name).column or name)

@@ -22,15 +22,8 @@ def tree(pid: int) -> list[int]:
 
 
 def alive(pids: list[int]) -> list[int]:
-    left = []
-    for pid in pids:
-        try:
-            state = (served.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()[0]
-        except OSError:
-            continue
-        if state != "Z":  # a zombie has stopped; only its parent has not collected it
-            left.append(pid)
-    return left
+    """The ones still running (a zombie has stopped; only its parent has not collected it)."""
+    return [pid for pid in pids if (fields := served.stat(pid)) is not None and fields[0] != "Z"]
 
 
 def wait_gone(pids: list[int], seconds: float) -> list[int]:

@@ -21,6 +21,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+# How long a child may take to stop before it is killed: granian's own limit for its
+# workers, and a margin for it to notice.
+STOP_SECONDS = 30
+PR_SET_PDEATHSIG = 1
+
 
 class Command(BaseCommand):
     help = "Serve the web app (granian) with a background worker beside it."
@@ -67,12 +72,6 @@ class Command(BaseCommand):
                 time.sleep(0.2)
         finally:
             _stop(children)
-
-
-# How long a child may take to stop before it is killed: granian's own limit for its
-# workers, and a margin for it to notice.
-STOP_SECONDS = 30
-PR_SET_PDEATHSIG = 1
 
 
 def _start(args: list[str]) -> subprocess.Popen[bytes]:
