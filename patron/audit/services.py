@@ -22,6 +22,7 @@ from django.forms.models import model_to_dict
 
 from patron.audit.models import AuditEntry
 from patron.lib.actors import Actor
+from patron.lib.bulk import bulk_insert
 from patron.tenants.models import Merchant
 
 # Never copied into the trail, whatever the model.
@@ -103,4 +104,4 @@ def audit_record(
 
 def audit_record_many(entries: list[AuditEntry]) -> list[AuditEntry]:
     """Save entries made by `audit_entry` in one insert (a bulk write's trail)."""
-    return AuditEntry.objects.bulk_create(entries)
+    return bulk_insert(entries)

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from patron.contacts.models import ActivityEvent, Contact
 from patron.lib.actors import Actor
+from patron.lib.bulk import bulk_insert
 from patron.tenants.models import Merchant
 
 
@@ -56,7 +57,7 @@ def record_many(
         event = ActivityEvent(merchant=merchant, contact=contact, type=type, data=data)
         event.set_actor(actor)
         rows.append(event)
-    created = ActivityEvent.objects.bulk_create(rows)
+    created = bulk_insert(rows)
     from patron.integrations.services import webhooks_dispatch_many
 
     transaction.on_commit(lambda: webhooks_dispatch_many(merchant, created), robust=True)

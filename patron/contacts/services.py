@@ -19,6 +19,7 @@ from patron.audit.services import audit_entry, audit_record, audit_record_many, 
 from patron.contacts import events
 from patron.contacts.models import Contact, ContactSource, ContactTag, Tag
 from patron.lib.actors import Actor
+from patron.lib.bulk import bulk_insert
 from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.lib.phones import parse_phone
 from patron.lib.text import fold
@@ -469,7 +470,7 @@ class _Import:
         created = [p.contact for p in self.planned if p.created]
         # The partial unique index on the phone holds against a concurrent writer: the
         # IntegrityError rolls this call back and the caller decides again.
-        Contact.objects.bulk_create(created)
+        bulk_insert(created)
         updated = {
             id(p.contact): p.contact
             for p in self.planned
@@ -564,7 +565,7 @@ class _Import:
                 member = Member(merchant=self.merchant, contact=contact, phone=phone)
                 member.status_changed_by = actor.label
                 new.append(member)
-        Member.objects.bulk_create(new)
+        bulk_insert(new)
         return {member.contact_id or 0: member for member in new}
 
     def _tags(self) -> dict[str, Tag]:

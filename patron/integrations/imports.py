@@ -39,6 +39,7 @@ from patron.contacts import services as contacts
 from patron.contacts.models import Contact
 from patron.integrations.models import ImportBatch, ImportRow, ImportStatus, RowOutcome
 from patron.lib.actors import Actor
+from patron.lib.bulk import bulk_insert
 from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.lib.phones import InvalidPhone, parse_phone
 from patron.tenants.models import Merchant
@@ -536,7 +537,7 @@ def _run_batch(
             except IntegrityError:
                 if attempt == ATTEMPTS:
                     raise
-        ImportRow.objects.bulk_create(
+        bulk_insert(
             [
                 ImportRow(
                     merchant=merchant,
