@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import CharField, ExpressionWrapper, F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -360,8 +360,13 @@ class _Import:
         known = {pk for row in rows for pk in row.known_ids}
         found: list[Contact] = []
         if phones or known:
-            query = Contact.objects.filter(merchant=merchant, deleted_at__isnull=True).filter(
-                Q(pk__in=known) | Q(phone__in=phones)
+            # The rows' phones are E.164 already, as stored: compared as text, so the
+            # phone field does not parse and validate each number again.
+            stored_phone = ExpressionWrapper(F("phone"), output_field=CharField())
+            query = (
+                Contact.objects.filter(merchant=merchant, deleted_at__isnull=True)
+                .alias(stored_phone=stored_phone)
+                .filter(Q(pk__in=known) | Q(stored_phone__in=phones))
             )
             # Locked in primary-key order, as contact_update locks each one.
             found = list(query.select_for_update().order_by("pk") if lock else query)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 
 from patron.audit.models import AuditEntry
 from patron.contacts.models import ActivityEvent, Contact, ContactSource
-from patron.integrations.models import RowOutcome
+from patron.integrations.models import ImportBatch, ImportRow, RowOutcome
 from patron.lib.bulk import bulk_insert
 
 pytestmark = pytest.mark.django_db
@@ -62,12 +62,8 @@ def test_instances_made_before_their_contact_was_saved_take_its_key(trio, in_mer
 
 
 def test_a_choice_is_stored_as_its_value(trio, in_merchant):
-    from patron.integrations.models import ImportBatch, ImportRow
-
     batch = ImportBatch.objects.create(merchant=trio.merchant, file_path="x.csv", mapping={})
-    row = ImportRow(
-        merchant=trio.merchant, batch=batch, row_number=1, outcome=RowOutcome.CREATED
-    )
+    row = ImportRow(merchant=trio.merchant, batch=batch, row_number=1, outcome=RowOutcome.CREATED)
 
     bulk_insert([row])
 
