@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from patron.api.models import IdempotencyRecord
 from patron.api.problems import problem_response
+from patron.lib.sql import update_rows
 from patron.tenants.http import TenantRequest
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -112,11 +113,15 @@ class IdempotencyMiddleware:
             if response.status_code >= 400:
                 transaction.set_rollback(True)
                 return response
-            IdempotencyRecord.objects.filter(merchant=merchant, pk=record_id).update(
+            done = IdempotencyRecord(
+                pk=record_id,
+                merchant=merchant,
                 status_code=response.status_code,
                 content_type=response.get("Content-Type", ""),
                 body=response.content,
             )
+            # Fixed SQL, by key and merchant: this runs for every keyed write.
+            update_rows(IdempotencyRecord, [done], ["status_code", "content_type", "body"])
             return response
 
     def _atomic(self, request: HttpRequest) -> HttpResponse:

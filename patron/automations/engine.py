@@ -18,11 +18,10 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -42,6 +41,7 @@ from patron.automations.models import (
     WorkflowStep,
 )
 from patron.lib.errors import PatronError
+from patron.lib.sql import update_rows
 from patron.messaging import services as messaging
 from patron.tenants.models import Merchant
 
@@ -324,41 +324,16 @@ class _Writes:
         return self.steps[workflow_id]
 
     def save(self) -> None:
-        _update_rows(
+        update_rows(
             StepRun, self.runs, ["status", "result", "finished_at", "lease_until", "last_error"]
         )
         if self.new_runs:
             StepRun.objects.bulk_create(self.new_runs)
-        _update_rows(
+        update_rows(
             Enrollment,
             list(self.enrollments.values()),
             ["context", "status", "current_step", "ended_at"],
         )
-
-
-def _update_rows(model: type[models.Model], rows: Sequence[models.Model], names: list[str]) -> None:
-    """UPDATE each row's `names` columns by primary key, as one executemany.
-
-    Not `bulk_update`: it builds a CASE per column and row, which costs more Python time
-    than the rows it writes; psycopg sends an executemany as one pipeline.
-    """
-    if not rows:
-        return
-    fields = [field for field in model._meta.concrete_fields if field.name in names]
-    quote = connection.ops.quote_name
-    # Names come from the model, never from input; the values are parameters.
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
-        quote(model._meta.db_table),
-        ", ".join(f"{quote(str(field.column))} = %s" for field in fields),
-        quote("id"),
-    )
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from patron.contacts.models import ActivityEvent, Contact
 from patron.lib.actors import Actor
 from patron.lib.bulk import bulk_insert
+from patron.lib.sql import insert_row
 from patron.tenants.models import Merchant
 
 
@@ -25,7 +26,8 @@ def record(
 ) -> ActivityEvent:
     event = ActivityEvent(merchant=merchant, contact=contact, type=type, data=data or {})
     event.set_actor(actor)
-    event.save()
+    # Fixed SQL (patron.lib.sql): nearly every write records an event.
+    insert_row(event)
     # Outgoing webhooks see only committed events; robust, so a failing fan-out is
     # logged and never breaks the write that caused it.
     from patron.integrations.services import webhooks_dispatch

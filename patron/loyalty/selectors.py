@@ -7,6 +7,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from patron.contacts.models import Contact
+from patron.lib.sql import first_row
 from patron.loyalty.models import (
     LedgerEntry,
     LedgerKind,
@@ -27,7 +28,8 @@ class Points(TypedDict):
 
 def program(merchant: Merchant) -> LoyaltyProgram:
     """The merchant's program; the defaults, unsaved, if it was never installed."""
-    found = LoyaltyProgram.objects.filter(merchant=merchant).first()
+    # Read on every point given: fixed SQL (patron.lib.sql), not a query built anew.
+    found = first_row(LoyaltyProgram, {"merchant": merchant})
     return found or LoyaltyProgram(merchant=merchant)
 
 
@@ -64,8 +66,21 @@ def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
 
 
 def member_id_for_contact(merchant: Merchant, contact: Contact) -> int | None:
-    """`member_for_contact`'s id alone, for a write service that reads the row itself."""
-    return _contact_membership(merchant, contact).values_list("pk", flat=True).first()
+    """`member_for_contact`'s id alone, for a write service that reads the row itself
+    (a workflow's step giving points, once per enrollment: fixed SQL)."""
+    if not contact.phone:
+        return None
+    found = first_row(
+        Member,
+        {
+            "merchant": merchant,
+            "deleted_at__isnull": True,
+            "phone": str(contact.phone),
+            "contact": contact,
+        },
+        order_by=("-id",),
+    )
+    return found.pk if found is not None else None
 
 
 def member_points(member: Member) -> Points:
@@ -97,6 +112,13 @@ def point_category_get(merchant: Merchant, category_id: int | str) -> PointCateg
 
 def tiers(merchant: Merchant) -> QuerySet[Tier]:
     return Tier.objects.filter(merchant=merchant).order_by("threshold", "id")
+
+
+def tier_for_value(merchant: Merchant, value: int) -> Tier | None:
+    """The highest tier whose threshold `value` reaches (read after every point given)."""
+    return first_row(
+        Tier, {"merchant": merchant, "threshold__lte": value}, order_by=("-threshold",)
+    )
 
 
 def tier_qualifying_value(

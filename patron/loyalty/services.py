@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -27,6 +27,7 @@ from patron.contacts.models import Contact, ContactSource
 from patron.contacts.privacy import phone_was_erased
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.sql import first_row, insert_row, rows, update_rows
 from patron.loyalty import events, selectors
 from patron.loyalty.models import (
     DowngradePolicy,
@@ -411,11 +412,11 @@ def _lock(merchant: Merchant, member: Member) -> Member:
     them) but stay unlocked (`of=self`): PostgreSQL could not lock the nullable side of
     the outer joins, and nothing here changes them.
     """
-    locked = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("contact", "tier")
-        .filter(merchant=merchant, pk=member.pk, deleted_at__isnull=True)
-        .first()
+    locked = first_row(
+        Member,
+        {"merchant": merchant, "pk": member.pk, "deleted_at__isnull": True},
+        related=("contact", "tier"),
+        lock=True,
     )
     if locked is None:
         raise MemberNotFound()
@@ -624,7 +625,7 @@ def _expiry(program: LoyaltyProgram, now: datetime.datetime) -> datetime.datetim
 def _replay(merchant: Merchant, key: str | None) -> LedgerEntry | None:
     if not key:
         return None
-    return LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).first()
+    return first_row(LedgerEntry, {"merchant": merchant, "idempotency_key": key})
 
 
 def _entry(
@@ -658,8 +659,8 @@ def _entry(
         data=data or {},
     )
     entry.set_actor(actor)
-    entry.save()
-    return entry
+    # Fixed SQL: this runs for every point given or spent (patron.lib.sql).
+    return insert_row(entry)
 
 
 def _add(
@@ -684,12 +685,13 @@ def _add(
     if counts_as_earning and kind in selectors.EARNING_KINDS:
         member.points_lifetime += amount
     member.updated_at = now
-    member.save(
-        update_fields=["points_available", "points_pending", "points_lifetime", "updated_at"]
+    # Fixed SQL: this runs for every point given (patron.lib.sql).
+    update_rows(
+        Member, [member], ["points_available", "points_pending", "points_lifetime", "updated_at"]
     )
     entry = _entry(member, kind=kind, amount=amount, actor=actor, **entry_fields)
     for size, expires_at in pieces or [(amount, _expiry(program, now))]:
-        PointLot.objects.create(
+        lot = PointLot(
             merchant=member.merchant,
             member=member,
             entry=entry,
@@ -699,6 +701,7 @@ def _add(
             activated=not pending,
             expires_at=expires_at,
         )
+        insert_row(lot)
     return entry
 
 
@@ -745,12 +748,14 @@ def _settle(member: Member, now: datetime.datetime, actor: Actor = SYSTEM) -> No
     """Make due pending lots available and write off expired ones (member locked)."""
     # One locked read of every lot that may change: the due pending ones and the expired
     # available ones. A due lot may also have expired; it is written off once activated.
-    lots = list(
-        PointLot.objects.select_for_update().filter(
-            Q(activated=False, activates_at__lte=now)
-            | Q(activated=True, remaining__gt=0, expires_at__lte=now),
-            member=member,
-        )
+    lots = rows(
+        PointLot,
+        {"merchant": member.merchant_id, "member": member},
+        any_of=[
+            {"activated": False, "activates_at__lte": now},
+            {"activated": True, "remaining__gt": 0, "expires_at__lte": now},
+        ],
+        lock=True,
     )
     due = [lot for lot in lots if not lot.activated]
     if due:
@@ -1387,7 +1392,7 @@ def _evaluate_tier(
     merchant = member.merchant
     now = timezone.now()
     value = selectors.tier_qualifying_value(merchant, member, now=now, settings=program)
-    target = selectors.tiers(merchant).filter(threshold__lte=value).order_by("-threshold").first()
+    target = selectors.tier_for_value(merchant, value)
     current = member.tier
     current_threshold = current.threshold if current else -1
     target_threshold = target.threshold if target else -1

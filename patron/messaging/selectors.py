@@ -3,6 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from patron.contacts.models import Contact
+from patron.lib.sql import first_row
 from patron.messaging.models import (
     ChannelSettings,
     Message,
@@ -32,7 +33,8 @@ def message_get(merchant: Merchant, message_id: int | str) -> Message | None:
 
 def channel_settings(merchant: Merchant) -> ChannelSettings:
     """The merchant's settings; unsaved defaults (the outbox) when it never set any."""
-    found = ChannelSettings.objects.filter(merchant=merchant).first()
+    # Read for every message sent: fixed SQL (patron.lib.sql), not a query built anew.
+    found = first_row(ChannelSettings, {"merchant": merchant})
     return found or ChannelSettings(merchant=merchant)
 
 

@@ -30,6 +30,7 @@ from patron.contacts.models import Contact
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.lib.phones import parse_phone, try_parse_phone
+from patron.lib.sql import first_row, insert_row
 from patron.lib.text import fold
 from patron.messaging import defaults, events, merge, selectors
 from patron.messaging.models import (
@@ -225,7 +226,7 @@ def _replay(merchant: Merchant, idempotency_key: str | None) -> Message | None:
     """The message an earlier call with this key wrote, if any."""
     if not idempotency_key:
         return None
-    return Message.objects.filter(merchant=merchant, idempotency_key=idempotency_key).first()
+    return first_row(Message, {"merchant": merchant, "idempotency_key": idempotency_key})
 
 
 @transaction.atomic
@@ -287,7 +288,7 @@ def message_send(
     try:
         # A savepoint: when a concurrent call with the same key wins, its row is the answer.
         with transaction.atomic():
-            message.save()
+            insert_row(message)
     except IntegrityError:
         if idempotency_key:
             return Message.objects.get(merchant=merchant, idempotency_key=idempotency_key)
