@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from patron.lib.sql import inserts_plainly
+
 # model -> (the COPY statement, the sequence's name, a reader of each column's value)
 _Plan = tuple[str, str, list[Callable[[models.Model], Any]]]
 _plans: dict[type[models.Model], _Plan | None] = {}
@@ -57,19 +59,11 @@ def _plan(model: type[models.Model]) -> _Plan | None:
 
 
 def _make_plan(model: type[models.Model]) -> _Plan | None:
+    if not inserts_plainly(model):
+        return None
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.generated]
     pk = opts.pk
-    # A model whose insert the database completes (a default, a generated column), a
-    # child of a concrete model or a key that is not the table's own sequence keeps
-    # Django's path.
-    if (
-        opts.parents
-        or not isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
-        or list(opts.db_returning_fields) != [pk]
-        or any(f.db_default is not models.NOT_PROVIDED for f in fields)
-    ):
-        return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [opts.db_table, pk.column])
         (sequence,) = cursor.fetchone() or (None,)

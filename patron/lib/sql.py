@@ -344,17 +344,26 @@ def insert_row[M: models.Model](obj: M) -> M:
     return obj
 
 
+def inserts_plainly(model: type[models.Model]) -> bool:
+    """Whether a new row of `model` is its instance's values and a key from the table's
+    own sequence: no parent table, an auto key, nothing the database fills in itself
+    (a `db_default`, a generated column). Other models keep Django's own insert."""
+    opts = model._meta
+    return (
+        not opts.parents
+        and isinstance(opts.pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
+        and list(opts.db_returning_fields) == [opts.pk]
+        and all(f.db_default is models.NOT_PROVIDED for f in opts.concrete_fields)
+    )
+
+
 @functools.cache
 def _insert_plan(model: type[models.Model]) -> tuple[str, list[models.Field[Any, Any]]] | None:
+    if not inserts_plainly(model):
+        return None
     opts = model._meta
     pk = opts.pk
     fields = [f for f in opts.concrete_fields if not f.generated and not f.primary_key]
-    if (
-        opts.parents
-        or not isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
-        or any(f.db_default is not models.NOT_PROVIDED for f in fields)
-    ):
-        return None
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
     # Names come from the model; the values are parameters.

@@ -1,7 +1,7 @@
 """Reads of the loyalty program, members and their ledger. The merchant comes first."""
 
 import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
@@ -54,11 +54,22 @@ def member_for_phone(merchant: Merchant, phone_e164: str) -> Member | None:
     return members(merchant).filter(phone=phone_e164).first()
 
 
-def _contact_membership(merchant: Merchant, contact: Contact) -> QuerySet[Member]:
-    """The membership of the contact's current phone, if it belongs to this contact."""
+def _membership_where(merchant: Merchant, contact: Contact) -> dict[str, Any] | None:
+    """The membership of the contact's current phone, if it belongs to this contact:
+    its conditions, for the ORM and for fixed SQL alike (None: the contact has no phone)."""
     if not contact.phone:
-        return Member.objects.none()
-    return members(merchant).filter(phone=str(contact.phone), contact=contact)
+        return None
+    return {
+        "merchant": merchant,
+        "deleted_at__isnull": True,
+        "phone": str(contact.phone),
+        "contact": contact,
+    }
+
+
+def _contact_membership(merchant: Merchant, contact: Contact) -> QuerySet[Member]:
+    where = _membership_where(merchant, contact)
+    return members(merchant).filter(**where) if where else Member.objects.none()
 
 
 def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
@@ -68,18 +79,9 @@ def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
 def member_id_for_contact(merchant: Merchant, contact: Contact) -> int | None:
     """`member_for_contact`'s id alone, for a write service that reads the row itself
     (a workflow's step giving points, once per enrollment: fixed SQL)."""
-    if not contact.phone:
-        return None
-    found = first_row(
-        Member,
-        {
-            "merchant": merchant,
-            "deleted_at__isnull": True,
-            "phone": str(contact.phone),
-            "contact": contact,
-        },
-        order_by=("-id",),
-    )
+    where = _membership_where(merchant, contact)
+    # The order of `members`, newest first.
+    found = first_row(Member, where, order_by=("-id",)) if where else None
     return found.pk if found is not None else None
 
 

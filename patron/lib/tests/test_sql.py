@@ -7,7 +7,7 @@ from django_scopes import scope
 
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
 from patron.lib.actors import Actor
-from patron.lib.sql import any_row, first_row, insert_row, rows, update_rows
+from patron.lib.sql import any_row, first_row, insert_row, inserts_plainly, rows, update_rows
 from patron.loyalty import services
 from patron.loyalty.models import LedgerEntry, Member, Tier
 from patron.loyalty.tests.factories import MemberFactory, TierFactory
@@ -194,3 +194,11 @@ def test_rows_match_any_of_the_alternatives_in_key_order(trio, in_merchant):
     assert rows(Tier, where, any_of=[{"name": []}]) == []
     assert rows(Tier, {**where, "name": []}) == []
     assert len(rows(Tier, where, limit=2)) == 2
+
+
+def test_insert_row_keeps_a_key_the_instance_already_has(trio, in_merchant):
+    taken = Tier.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    tier = Tier(pk=taken + 1000, merchant=in_merchant, name="Gold", threshold=500)
+    insert_row(tier)
+    assert Tier.objects.get(pk=taken + 1000).name == "Gold"
+    assert inserts_plainly(Tier)
