@@ -74,7 +74,7 @@ class Coupon(models.Model):
     )
     points_paid = models.PositiveIntegerField(default=0)
     points_refunded = models.PositiveIntegerField(default=0)
-    # What the coupon came from, e.g. "redemption:12" or "workflow:3".
+    # What the coupon came from, e.g. "reward:12" (a claim of that reward) or "workflow:3".
     reference = models.CharField(max_length=200, blank=True, default="")
     used_at = models.DateTimeField(null=True, blank=True)
     last_order_reference = models.CharField(max_length=200, blank=True, default="")

@@ -166,11 +166,17 @@ def _clean_key(idempotency_key: str | None) -> str:
 # Tags: available coupons are mirrored as the contact's tags (seed 000)
 
 
-def _sync_label_tag(*, merchant: Merchant, contact: Contact, label: str, actor: Actor) -> None:
-    """Tag the contact with `label` while an available coupon has it, untag otherwise."""
-    available = Coupon.objects.filter(
-        merchant=merchant, contact=contact, label__iexact=label, status=CouponStatus.AVAILABLE
-    ).exists()
+def _sync_label_tag(
+    *, merchant: Merchant, contact: Contact, label: str, actor: Actor, issued: bool = False
+) -> None:
+    """Tag the contact with `label` while an available coupon has it, untag otherwise
+    (`issued`: the caller has just issued an available coupon with that label)."""
+    available = (
+        issued
+        or Coupon.objects.filter(
+            merchant=merchant, contact=contact, label__iexact=label, status=CouponStatus.AVAILABLE
+        ).exists()
+    )
     tagged = ContactTag.objects.filter(
         contact=contact, tag__merchant=merchant, tag__name__iexact=label
     ).exists()
@@ -303,7 +309,9 @@ def _issue(
             raise CouponCodeTaken(field="code")
         raise Conflict("No free code was found; try again.")  # 10 collisions in a row
     events.coupon_issued(coupon=coupon, actor=actor)
-    _sync_label_tag(merchant=merchant, contact=contact, label=coupon.label, actor=actor)
+    _sync_label_tag(
+        merchant=merchant, contact=contact, label=coupon.label, actor=actor, issued=True
+    )
     return coupon
 
 
@@ -511,7 +519,9 @@ def coupons_issue_bulk(
     if issued != count:
         raise Conflict("No free codes were found; try again.")  # 10 clashes in a row
     events.coupons_issued_in_bulk(coupon=template, actor=actor, count=count, redrawn=redrawn)
-    _sync_label_tag(merchant=merchant, contact=contact, label=template.label, actor=actor)
+    _sync_label_tag(
+        merchant=merchant, contact=contact, label=template.label, actor=actor, issued=True
+    )
     return BulkIssue(count=count, label=template.label, reference=reference, redrawn=redrawn)
 
 

@@ -713,6 +713,7 @@ def _take(
     Returns the row and the pieces consumed (size, expiry), so a transfer can hand the
     same expiries to the other side.
     """
+    now = timezone.now()
     if amount > member.points_available:
         raise InsufficientPoints(
             f"The member has {member.points_available} points available; {amount} are needed.",
@@ -721,15 +722,20 @@ def _take(
         )
     pieces: list[tuple[int, datetime.datetime | None]] = []
     left = amount
-    lots = (
-        PointLot.objects.select_for_update()
-        .filter(member=member, activated=True, remaining__gt=0)
-        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    # Fixed SQL (patron.lib.sql): a claim holds the member's lock while this runs. Every
+    # lot that can be spent is locked, as the ORM's iteration would; soonest expiry first,
+    # lots that never expire last.
+    lots = rows(
+        PointLot,
+        {"merchant": member.merchant_id, "member": member, "activated": True, "remaining__gt": 0},
+        lock=True,
     )
+    lots.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.pk))
+    used_lots = []
     for lot in lots:
         used = min(lot.remaining, left)
         lot.remaining -= used
-        lot.save(update_fields=["remaining"])
+        used_lots.append(lot)
         pieces.append((used, lot.expires_at))
         left -= used
         if left == 0:
@@ -737,9 +743,10 @@ def _take(
     if left:
         # The cached balance and the lots disagree: refuse rather than go negative.
         raise InsufficientPoints(field="amount", available=amount - left)
+    update_rows(PointLot, used_lots, ["remaining"])
     member.points_available -= amount
-    member.updated_at = timezone.now()
-    member.save(update_fields=["points_available", "updated_at"])
+    member.updated_at = now
+    update_rows(Member, [member], ["points_available", "updated_at"])
     entry = _entry(member, kind=kind, amount=-amount, actor=actor, **entry_fields)
     return entry, pieces
 

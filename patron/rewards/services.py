@@ -1,8 +1,9 @@
 """Writes to the rewards catalog, and claims: points out and a coupon in, or neither.
 
-A claim runs in one transaction under the member's row lock: the points are taken
-from the ledger, the stock (if any) is decremented with a conditional UPDATE, and the
-coupon is issued through the coupons app. Any refusal on the way rolls back all three.
+A claim runs in one transaction: the coupon is issued through the coupons app, then,
+under the member's row lock, the points are taken from the ledger and the stock (if
+any) is decremented with a conditional UPDATE. Any refusal on the way rolls back all
+three.
 """
 
 import datetime
@@ -18,6 +19,7 @@ from patron.coupons import services as coupon_services
 from patron.coupons.models import AppliesTo, CouponType, EarningMethod
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.sql import first_row, insert_row
 from patron.loyalty import services as loyalty_services
 from patron.loyalty.models import LedgerSource, Member
 from patron.rewards import events, selectors
@@ -132,7 +134,7 @@ def _on_offer(merchant: Merchant, reward: Reward) -> None:
 
 
 def _issue_coupon(
-    *, merchant: Merchant, member: Member, reward: Reward, actor: Actor, key: str | None, ref: str
+    *, merchant: Merchant, member: Member, reward: Reward, actor: Actor, key: str | None
 ) -> Any:
     contact = member.linked_contact
     if contact is None:
@@ -163,7 +165,7 @@ def _issue_coupon(
         prefix=reward.coupon_prefix,
         points_paid=reward.points_cost,
         member=member,
-        reference=ref,
+        reference=f"reward:{reward.pk}",
         idempotency_key=f"claim:{key}" if key else None,
     )
 
@@ -177,15 +179,34 @@ def reward_claim(
     actor: Actor,
     idempotency_key: str | None = None,
 ) -> Redemption:
-    """ "Claim Reward": the points leave the ledger and the coupon is issued, together."""
-    # The member lock comes first: it orders concurrent claims of one member, and a
-    # retried claim with the same key waits here until the first one has committed.
+    """ "Claim Reward": the points leave the ledger and the coupon is issued, together.
+
+    The member's lock orders the claims of one member, and every claim of that member
+    waits for it until the holder commits, so the lock is taken as late as it can be:
+    the checks and the coupon (rows of their own, which no other claim touches) come
+    first, and only the points, the stock and the redemption row are written under it.
+    """
+    if idempotency_key:
+        first = _claimed(merchant, idempotency_key)
+        if first is not None:
+            return first
+    _on_offer(merchant, reward)
+    coupon = None
+    if reward.kind != RewardKind.CUSTOM:
+        # A retry with the same key that runs at the same moment waits on the coupon's
+        # own key, then finds the first claim's coupon and, below, its redemption.
+        coupon = _issue_coupon(
+            merchant=merchant, member=member, reward=reward, actor=actor, key=idempotency_key
+        )
     member = loyalty_services.member_lock(merchant=merchant, member=member)
     if idempotency_key:
-        first = Redemption.objects.filter(merchant=merchant, idempotency_key=idempotency_key)
-        if first.exists():
-            return first.select_related("coupon", "reward", "member").get()
-    _on_offer(merchant, reward)
+        first = _claimed(merchant, idempotency_key)
+        if first is not None:
+            return first
+    if coupon is not None:
+        contact = member.linked_contact
+        if contact is None or contact.pk != coupon.contact_id:
+            raise MemberHasNoContact()  # the phone moved to another contact meanwhile
     entry = loyalty_services.points_redeem_locked(
         merchant=merchant,
         member=member,
@@ -209,24 +230,23 @@ def reward_claim(
         reward=reward,
         points=reward.points_cost,
         entry=entry,
+        coupon=coupon,
         reward_kind=reward.kind,
         reward_value=reward.value,
         idempotency_key=idempotency_key or "",
     )
     redemption.set_actor(actor)
-    redemption.save()
-    if reward.kind != RewardKind.CUSTOM:
-        redemption.coupon = _issue_coupon(
-            merchant=merchant,
-            member=member,
-            reward=reward,
-            actor=actor,
-            key=idempotency_key,
-            ref=f"redemption:{redemption.pk}",
-        )
-        redemption.save(update_fields=["coupon"])
+    insert_row(redemption)
     events.reward_claimed(redemption=redemption, actor=actor)
     return redemption
+
+
+def _claimed(merchant: Merchant, key: str) -> Redemption | None:
+    return first_row(
+        Redemption,
+        {"merchant": merchant, "idempotency_key": key},
+        related=("coupon", "reward", "member"),
+    )
 
 
 @transaction.atomic

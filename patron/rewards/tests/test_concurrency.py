@@ -91,6 +91,34 @@ def test_fifty_simultaneous_claims_on_a_balance_for_five_give_exactly_five(trio)
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
+def test_one_claim_sent_ten_times_at_once_writes_once(trio):
+    # The coupon is issued before the member's lock is taken; the copies of the claim
+    # meet first on the coupon's key, then find the first copy's redemption.
+    with scope(merchant=trio.merchant):
+        member = MemberFactory(merchant=trio.merchant)
+        loyalty_services.points_give(merchant=trio.merchant, member=member, amount=500, actor=ACTOR)
+    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    answers: list[int] = []
+
+    def claim(index: int) -> None:
+        redemption = services.reward_claim(
+            merchant=trio.merchant, member=member, reward=reward, actor=ACTOR, idempotency_key="k1"
+        )
+        answers.append(redemption.pk)
+
+    outcomes = run_at_once(10, trio.merchant, claim)
+
+    assert outcomes == Counter({"ok": 10})
+    assert len(set(answers)) == 1
+    assert_consistent(member)
+    assert member.points_available == 400
+    with scopes_disabled():
+        assert Redemption.objects.filter(member=member).count() == 1
+        assert Coupon.objects.filter(member_id=member.pk).count() == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
 def test_simultaneous_claims_of_the_last_unit_of_stock_give_one(trio):
     with scope(merchant=trio.merchant):
         members = [MemberFactory(merchant=trio.merchant) for _ in range(10)]
