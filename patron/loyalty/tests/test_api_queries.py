@@ -67,3 +67,30 @@ def test_reward_claim_stays_within_its_query_count(trio, django_capture_on_commi
     with scope(merchant=trio.merchant):
         assert Member.objects.get(pk=member.pk).points_available == 80
         assert Redemption.objects.filter(member=member).count() == 2
+
+
+def test_a_claim_writes_little_while_it_holds_the_member_lock(trio):
+    # Every other claim of the member waits for this lock, so what runs under it bounds
+    # how many claims of one member go through a second: the coupon comes before it.
+    member = MemberFactory(merchant=trio.merchant)
+    with scope(merchant=trio.merchant):
+        services.points_give(
+            merchant=trio.merchant, member=member, amount=100, actor=Actor.system("test")
+        )
+        reward = Reward.objects.create(
+            merchant=trio.merchant, name="Coffee", points_cost=10, kind="fixed_amount", value=5
+        )
+    path = f"/members/{member.pk}/redemptions"
+    trio.api.post(path, {"reward_id": str(reward.pk)}, headers={"Idempotency-Key": "warm-up"})
+    with CaptureQueriesContext(connection) as queries:
+        response = trio.api.post(
+            path, {"reward_id": str(reward.pk)}, headers={"Idempotency-Key": "k"}
+        )
+    assert response.status_code == 201, response.content
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
+    # The lock: the member read by the fixed SQL of loyalty.services._lock.
+    lock = next(i for i, sql in enumerate(statements) if 'FROM "loyalty_member" t' in sql)
+    under_lock = statements[lock:]
+    text = "\n".join(sql[:120] for sql in under_lock)
+    assert len(under_lock) <= 14, text
+    assert not any(sql.startswith('INSERT INTO "coupons_') for sql in under_lock), text
