@@ -40,6 +40,7 @@ from patron.automations.models import (
     WorkflowStatus,
     WorkflowStep,
 )
+from patron.contacts.events import fan_out_batched
 from patron.lib.errors import PatronError
 from patron.lib.sql import update_rows
 from patron.messaging import services as messaging
@@ -340,13 +341,14 @@ def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:
     """Run steps in one transaction, each in a savepoint of its own.
 
     A step that raises is rolled back alone and recorded as failed (or to retry); the
-    others commit with it, and the messages they queued go to one delivery task. If the
+    others commit with it, the messages they queued go to one delivery task and their
+    events to one webhook fan-out. If the
     chunk as a whole cannot commit, each of its runs is tried again on its own, so one
     bad row does not hold the others back.
     """
     try:
         # The chunk's messages go to one delivery task after its commit.
-        with messaging.deliveries_batched(), transaction.atomic():
+        with messaging.deliveries_batched(), fan_out_batched(), transaction.atomic():
             writes = _Writes()
             for run in _lock_mine(run_ids, worker):
                 run.enrollment.merchant = merchant

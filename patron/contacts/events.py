@@ -5,6 +5,11 @@ and the data each carries can be read in one place. Other apps keep their own
 `events.py` and write through `record`.
 """
 
+import contextvars
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +19,66 @@ from patron.lib.actors import Actor
 from patron.lib.bulk import bulk_insert
 from patron.lib.sql import insert_row
 from patron.tenants.models import Merchant
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _FanOut:
+    """The events of a `fan_out_batched` block whose transaction committed, and what is
+    known of which event types workflows listen to."""
+
+    committed: list[ActivityEvent] = field(default_factory=list)
+    listened: dict[tuple[int, str], bool] = field(default_factory=dict)
+
+
+_fan_out: contextvars.ContextVar[_FanOut | None] = contextvars.ContextVar("fan_out", default=None)
+
+
+@contextmanager
+def fan_out_batched() -> Iterator[None]:
+    """Fan the events recorded inside this block out to webhooks once, when it ends,
+    instead of once per event, and ask once per event type whether a workflow listens:
+    for writers that record many events in one transaction, such as a chunk of workflow
+    steps.
+
+    The block should enclose the writer's transaction. Each event joins the batch when
+    the transaction commits (an event whose savepoint was rolled back never does); if the
+    block raises, nothing is fanned out. The workflows a block listens for are those
+    published when it first asked.
+    """
+    if _fan_out.get() is not None:
+        yield  # an enclosing block fans out
+        return
+    batch = _FanOut()
+    token = _fan_out.set(batch)
+    try:
+        yield
+    finally:
+        _fan_out.reset(token)
+    from patron.integrations.services import webhooks_dispatch_many
+
+    by_merchant: dict[int, list[ActivityEvent]] = {}
+    for event in batch.committed:
+        by_merchant.setdefault(event.merchant_id, []).append(event)
+    for events in by_merchant.values():
+        try:
+            webhooks_dispatch_many(events[0].merchant, events)
+        except Exception:
+            # As in `record`: a failing fan-out never breaks the write that caused it.
+            logger.exception("webhook fan-out of %s events failed", len(events))
+
+
+def _is_listened(merchant: Merchant, type: str) -> bool:
+    from patron.automations.triggers import is_listened
+
+    batch = _fan_out.get()
+    if batch is None:
+        return is_listened(merchant, type)
+    key = (merchant.pk, type)
+    if key not in batch.listened:
+        batch.listened[key] = is_listened(merchant, type)
+    return batch.listened[key]
 
 
 def record(
@@ -30,13 +95,15 @@ def record(
     insert_row(event)
     # Outgoing webhooks see only committed events; robust, so a failing fan-out is
     # logged and never breaks the write that caused it.
-    from patron.integrations.services import webhooks_dispatch
+    batch = _fan_out.get()
+    if batch is not None:
+        transaction.on_commit(lambda: batch.committed.append(event))
+    else:
+        from patron.integrations.services import webhooks_dispatch
 
-    transaction.on_commit(lambda: webhooks_dispatch(event), robust=True)
+        transaction.on_commit(lambda: webhooks_dispatch(event), robust=True)
     # Workflows triggered by this event start in a background task after commit.
-    from patron.automations.triggers import is_listened
-
-    if contact is not None and is_listened(merchant, type):
+    if contact is not None and _is_listened(merchant, type):
         from patron.automations.tasks import dispatch_event
 
         transaction.on_commit(lambda: dispatch_event.enqueue(event.pk), robust=True)
@@ -63,9 +130,7 @@ def record_many(
     from patron.integrations.services import webhooks_dispatch_many
 
     transaction.on_commit(lambda: webhooks_dispatch_many(merchant, created), robust=True)
-    from patron.automations.triggers import is_listened
-
-    listened = {t for t in {e.type for e in created} if is_listened(merchant, t)}
+    listened = {t for t in {e.type for e in created} if _is_listened(merchant, t)}
     if listened:
         from patron.automations.tasks import dispatch_event
 

@@ -2,11 +2,13 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 from standardwebhooks.webhooks import Webhook
 
 from patron.contacts import services as contacts
+from patron.contacts.events import fan_out_batched, record
 from patron.integrations import services, tasks
 from patron.integrations.models import DeliveryStatus, WebhookDelivery
 from patron.integrations.tests.factories import WebhookEndpointFactory
@@ -237,3 +239,39 @@ def test_the_integrations_pages_speak_vietnamese(trio):
     for url in ("/integrations/webhooks/", "/integrations/import/", "/integrations/shopify/"):
         page = client.get(url, headers={"Accept-Language": "vi"}).content.decode()
         assert "Tích hợp" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batched_block_fans_out_its_committed_events_once_it_ends(trio):
+    # Workflow chunks record their events in one transaction and fan them out together:
+    # an event whose savepoint rolled back, or whose block raised, reaches no endpoint.
+    WebhookEndpointFactory(merchant=trio.merchant)
+    with scope(merchant=trio.merchant):
+        contact = contacts.contact_create(
+            merchant=trio.merchant, actor=trio.actor, first_name="Mark"
+        )
+
+    def event_types():
+        with scope(merchant=trio.merchant):
+            return sorted(
+                WebhookDelivery.objects.exclude(event_type="contact_created").values_list(
+                    "event_type", flat=True
+                )
+            )
+
+    def write(type):
+        record(merchant=trio.merchant, type=type, actor=trio.actor, contact=contact)
+
+    with fan_out_batched(), transaction.atomic():
+        write("points_earned")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            write("points_redeemed")
+            raise RuntimeError("this step rolls back")
+        write("coupon_used")
+        assert event_types() == []  # nothing before the commit
+    assert event_types() == ["coupon_used", "points_earned"]
+
+    with pytest.raises(RuntimeError), fan_out_batched(), transaction.atomic():
+        write("points_given")
+        raise RuntimeError("the whole block rolls back")
+    assert event_types() == ["coupon_used", "points_earned"]
