@@ -280,37 +280,88 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
 
 def update_rows(model: type[models.Model], rows: Sequence[models.Model], names: list[str]) -> None:
     """UPDATE each row's `names` columns by primary key (and merchant, for a merchant's
-    table), as one executemany; a row that matched nothing is an error, as it is for
-    `save(update_fields=...)`.
+    table); a row that matched nothing is an error, as it is for `save(update_fields=...)`.
 
     Not `bulk_update`, which builds a CASE per column and row, nor `save(update_fields=)`,
     which builds its query anew each time: both cost more Python time than the rows they
-    write. psycopg sends an executemany as one pipeline. The caller holds the rows' locks.
+    write. On PostgreSQL many rows go in one `UPDATE ... FROM (VALUES ...)` statement (25
+    step runs of a workflow chunk: one statement instead of 25 in a pipeline); elsewhere,
+    and for one row, one UPDATE per row. The caller holds the rows' locks.
     """
     if not rows:
         return
     fields = [field for field in model._meta.concrete_fields if field.name in names]
-    quote = connection.ops.quote_name
     keys = [model._meta.pk]
     if _has_merchant(model):
         keys.append(_field(model, "merchant"))
+    params = [
+        [getattr(row, str(key.attname)) for key in keys]
+        + [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+        for row in rows
+    ]
+    if len(rows) > 1 and connection.vendor == "postgresql":
+        changed = 0
+        for start in range(0, len(params), _VALUES_ROWS):
+            some = params[start : start + _VALUES_ROWS]
+            with connection.cursor() as cursor:
+                cursor.execute(_update_from_values(model, keys, fields, len(some)), _flat(some))
+                changed += cursor.rowcount
+    else:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _update_one(model, keys, fields), [p[len(keys) :] + p[: len(keys)] for p in params]
+            )
+            changed = cursor.rowcount
+    if changed != len(rows):
+        raise DatabaseError(f"update_rows({model.__name__}) changed {changed} of {len(rows)} rows")
+
+
+_VALUES_ROWS = 1000
+
+
+def _flat(params: list[list[Any]]) -> list[Any]:
+    return [value for row in params for value in row]
+
+
+def _update_one(
+    model: type[models.Model],
+    keys: list[models.Field[Any, Any]],
+    fields: list[models.Field[Any, Any]],
+) -> str:
+    quote = connection.ops.quote_name
     # Names come from the model, never from input; the values are parameters.
-    sql = "UPDATE {} SET {} WHERE {}".format(  # noqa: S608
+    return "UPDATE {} SET {} WHERE {}".format(  # noqa: S608
         quote(model._meta.db_table),
         ", ".join(f"{quote(str(field.column))} = %s" for field in fields),
         " AND ".join(f"{quote(str(key.column))} = %s" for key in keys),
     )
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        + [getattr(row, str(key.attname)) for key in keys]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-        if cursor.rowcount != len(rows):
-            raise DatabaseError(
-                f"update_rows({model.__name__}) changed {cursor.rowcount} of {len(rows)} rows"
-            )
+
+
+def _update_from_values(
+    model: type[models.Model],
+    keys: list[models.Field[Any, Any]],
+    fields: list[models.Field[Any, Any]],
+    count: int,
+) -> str:
+    quote = connection.ops.quote_name
+    columns = [*keys, *fields]
+    # Each value is cast to its column's type: VALUES would otherwise guess (a NULL as
+    # text, a JSON document as text).
+    row = "({})".format(
+        ", ".join(f"CAST(%s AS {column.db_type(connection)})" for column in columns)
+    )
+    names = ", ".join(f"c{index}" for index in range(len(columns)))
+    # Names come from the model, never from input; the values are parameters.
+    return "UPDATE {} t SET {} FROM (VALUES {}) AS v({}) WHERE {}".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(
+            f"{quote(str(field.column))} = v.c{len(keys) + index}"
+            for index, field in enumerate(fields)
+        ),
+        ", ".join([row] * count),
+        names,
+        " AND ".join(f"t.{quote(str(key.column))} = v.c{index}" for index, key in enumerate(keys)),
+    )
 
 
 # --- one new row ------------------------------------------------------------------------

@@ -3,9 +3,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, OperationalError, connection, transaction
+from django.utils import timezone
 from django_scopes import scope
 
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
+from patron.contacts.models import ActivityEvent
 from patron.lib.actors import Actor
 from patron.lib.sql import any_row, first_row, insert_row, inserts_plainly, rows, update_rows
 from patron.loyalty import services
@@ -173,6 +175,43 @@ def test_update_rows_refuses_a_row_of_another_merchant(trio, in_merchant):
     with pytest.raises(DatabaseError, match="changed 0 of 1 rows"):
         update_rows(Member, [member], ["points_available"])
     assert Member.objects.get(pk=member.pk).points_available == 0
+
+
+def test_update_rows_of_many_rows_keep_each_type(trio, in_merchant):
+    # Many rows go in one statement on PostgreSQL: JSON, NULLs, keys and times must
+    # arrive as their columns' types.
+    gold = TierFactory(merchant=in_merchant, name="Gold", threshold=500)
+    members = [MemberFactory(merchant=in_merchant, tier=gold) for _ in range(3)]
+    moment = timezone.now()
+    members[0].tier, members[0].first_activated_at = None, moment
+    members[1].tier, members[1].first_activated_at = gold, None
+    members[2].tier, members[2].first_activated_at = None, None
+    update_rows(Member, members, ["tier", "first_activated_at"])
+    stored = {m.pk: m for m in Member.objects.filter(pk__in=[m.pk for m in members])}
+    assert [(stored[m.pk].tier_id, stored[m.pk].first_activated_at) for m in members] == [
+        (None, moment),
+        (gold.pk, None),
+        (None, None),
+    ]
+    events = [
+        ActivityEvent.objects.create(merchant=in_merchant, type="note", data={"n": n})
+        for n in range(2)
+    ]
+    events[0].data, events[1].data = {"text": "caf\u00e9", "list": [1, None]}, {}
+    update_rows(ActivityEvent, events, ["data"])
+    assert [ActivityEvent.objects.get(pk=e.pk).data for e in events] == [
+        {"text": "caf\u00e9", "list": [1, None]},
+        {},
+    ]
+
+
+def test_update_rows_of_many_refuses_them_all_if_one_is_another_merchants(trio, in_merchant):
+    mine, theirs = MemberFactory(merchant=in_merchant), MemberFactory(merchant=in_merchant)
+    mine.points_available = theirs.points_available = 5
+    theirs.merchant_id = trio.other_merchant.pk
+    with pytest.raises(DatabaseError, match="changed 1 of 2 rows"), transaction.atomic():
+        update_rows(Member, [mine, theirs], ["points_available"])
+    assert Member.objects.get(pk=mine.pk).points_available == 0  # rolled back with it
 
 
 def test_rows_match_any_of_the_alternatives_in_key_order(trio, in_merchant):
