@@ -11,6 +11,7 @@ from typing import Any
 from patron.contacts.events import record
 from patron.coupons.models import Coupon, CouponEvent, CouponEventType
 from patron.lib.actors import Actor
+from patron.lib.sql import insert_row
 
 
 def _summary(coupon: Coupon) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def _write(
         idempotency_key=idempotency_key,
     )
     event.set_actor(actor)
-    event.save()
+    insert_row(event)  # fixed SQL (patron.lib.sql)
     record(
         merchant=coupon.merchant,
         type=f"coupon_{type.value}",

@@ -39,6 +39,7 @@ from patron.coupons.models import (
 )
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.sql import first_row, insert_row
 from patron.tenants.models import Merchant
 
 __all__ = ["coupon_codes_generate"]  # re-exported: bulk code generation lives in codes.py
@@ -295,7 +296,7 @@ def _issue(
         try:
             # A savepoint: a collision must not spoil the caller's transaction.
             with transaction.atomic():
-                coupon.save(force_insert=True)
+                insert_row(coupon)  # fixed SQL (patron.lib.sql)
             break
         except IntegrityError:
             if key:
@@ -340,7 +341,7 @@ def coupon_issue(
     """Issue a coupon to a contact; `member` is the loyalty member whose points paid."""
     key = _clean_key(idempotency_key)
     if key:
-        first = Coupon.objects.filter(merchant=merchant, idempotency_key=key).first()
+        first = first_row(Coupon, {"merchant": merchant, "idempotency_key": key})
         if first is not None:
             return _reload(merchant, first.pk)
     return _issue(

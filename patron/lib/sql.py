@@ -49,6 +49,17 @@ def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) ->
         return cursor.fetchone() is not None
 
 
+def row_id(value: Any) -> int | None:
+    """A primary key read from a request (a path or a body), or None when it cannot be
+    one: fixed SQL sends the number as it is, and a database refuses a number beyond its
+    64-bit keys with an error where the ORM would have found nothing."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 def _has_merchant(model: type[models.Model]) -> bool:
     try:
         model._meta.get_field("merchant")

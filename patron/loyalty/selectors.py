@@ -7,7 +7,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from patron.contacts.models import Contact
-from patron.lib.sql import first_row
+from patron.lib.sql import first_row, row_id
 from patron.loyalty.models import (
     LedgerEntry,
     LedgerKind,
@@ -43,11 +43,15 @@ def members(merchant: Merchant, status: str | None = None) -> QuerySet[Member]:
 
 
 def member_get(merchant: Merchant, member_id: int | str) -> Member | None:
-    try:
-        pk = int(member_id)
-    except (TypeError, ValueError):
+    pk = row_id(member_id)
+    if pk is None:
         return None
-    return members(merchant).filter(pk=pk).first()
+    # Fixed SQL (patron.lib.sql): every API call about a member starts here.
+    return first_row(
+        Member,
+        {"merchant": merchant, "pk": pk, "deleted_at__isnull": True},
+        related=("tier", "contact"),
+    )
 
 
 def member_for_phone(merchant: Merchant, phone_e164: str) -> Member | None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from patron.lib.sql import first_row, row_id
 from patron.loyalty.models import Member, MemberStatus
 from patron.rewards.models import Redemption, Reward
 from patron.tenants.models import Merchant
@@ -16,10 +17,9 @@ def rewards(merchant: Merchant) -> QuerySet[Reward]:
 
 
 def reward_get(merchant: Merchant, reward_id: int | str) -> Reward | None:
-    try:
-        return rewards(merchant).filter(pk=int(reward_id)).first()
-    except (TypeError, ValueError):
-        return None
+    pk = row_id(reward_id)
+    # Fixed SQL (patron.lib.sql): every claim reads its reward here.
+    return None if pk is None else first_row(Reward, {"merchant": merchant, "pk": pk})
 
 
 def rewards_on_offer(merchant: Merchant, now: datetime.datetime | None = None) -> QuerySet[Reward]:

@@ -126,9 +126,12 @@ def reward_create(
 def _on_offer(merchant: Merchant, reward: Reward) -> None:
     if reward.merchant_id != merchant.pk:
         raise RewardNotFound(field="reward_id")
-    if not selectors.rewards_on_offer(merchant).filter(pk=reward.pk).exists():
-        reward.refresh_from_db(fields=["stock"])
-        if reward.stock == 0:
+    # Read afresh: the caller's copy may be older than an edit of the offer or its stock.
+    current = first_row(Reward, {"merchant": merchant, "pk": reward.pk})
+    if current is None:
+        raise RewardNotFound(field="reward_id")
+    if not selectors.is_on_offer(current, timezone.now()):
+        if current.stock == 0:
             raise RewardOutOfStock(field="reward_id")
         raise RewardNotAvailable(field="reward_id")
 

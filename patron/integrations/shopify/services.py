@@ -21,6 +21,7 @@ from patron.integrations.models import CouponSync, ShopifyStore, SyncAction, Syn
 from patron.integrations.shopify import client
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.sql import first_row
 from patron.tenants.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class InvalidShopDomain(InvalidInput):
 
 
 def store_for(merchant: Merchant) -> ShopifyStore | None:
-    return ShopifyStore.objects.filter(merchant=merchant).first()
+    # Fixed SQL (patron.lib.sql): asked after every coupon event is committed.
+    return first_row(ShopifyStore, {"merchant": merchant})
 
 
 class BulkCouponsNotSynced(Conflict):
