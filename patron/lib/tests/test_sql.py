@@ -9,7 +9,15 @@ from django_scopes import scope
 from patron.automations.models import TriggerType, Workflow, WorkflowStatus
 from patron.contacts.models import ActivityEvent
 from patron.lib.actors import Actor
-from patron.lib.sql import any_row, first_row, insert_row, inserts_plainly, rows, update_rows
+from patron.lib.sql import (
+    any_row,
+    first_row,
+    insert_row,
+    inserts_plainly,
+    row_id,
+    rows,
+    update_rows,
+)
 from patron.loyalty import services
 from patron.loyalty.models import LedgerEntry, Member, Tier
 from patron.loyalty.tests.factories import MemberFactory, TierFactory
@@ -241,3 +249,14 @@ def test_insert_row_keeps_a_key_the_instance_already_has(trio, in_merchant):
     insert_row(tier)
     assert Tier.objects.get(pk=taken + 1000).name == "Gold"
     assert inserts_plainly(Tier)
+
+
+def test_row_id_takes_only_what_can_be_a_key():
+    assert row_id("42") == row_id(42) == 42
+    for text in ("", "abc", "4.2", None, "0", "-3", str(2**63), "9" * 30):
+        assert row_id(text) is None
+
+
+def test_an_id_beyond_64_bits_in_a_path_is_not_found(trio):
+    response = trio.api.get(f"/members/{2**64}")
+    assert response.status_code == 404, response.content
