@@ -46,7 +46,8 @@ def test_give_points_stays_within_its_query_count(trio, django_capture_on_commit
         assert LedgerEntry.objects.filter(member=member).count() == 2
 
 
-def test_reward_claim_stays_within_its_query_count(trio, django_capture_on_commit_callbacks):
+def _member_with_a_reward(trio):
+    """A member with 100 points, and a 10-point reward that becomes a coupon."""
     member = MemberFactory(merchant=trio.merchant)
     with scope(merchant=trio.merchant):
         services.points_give(
@@ -55,6 +56,11 @@ def test_reward_claim_stays_within_its_query_count(trio, django_capture_on_commi
         reward = Reward.objects.create(
             merchant=trio.merchant, name="Coffee", points_cost=10, kind="fixed_amount", value=5
         )
+    return member, reward
+
+
+def test_reward_claim_stays_within_its_query_count(trio, django_capture_on_commit_callbacks):
+    member, reward = _member_with_a_reward(trio)
     count, queries = _count(
         trio,
         f"/members/{member.pk}/redemptions",
@@ -72,14 +78,7 @@ def test_reward_claim_stays_within_its_query_count(trio, django_capture_on_commi
 def test_a_claim_writes_little_while_it_holds_the_member_lock(trio):
     # Every other claim of the member waits for this lock, so what runs under it bounds
     # how many claims of one member go through a second: the coupon comes before it.
-    member = MemberFactory(merchant=trio.merchant)
-    with scope(merchant=trio.merchant):
-        services.points_give(
-            merchant=trio.merchant, member=member, amount=100, actor=Actor.system("test")
-        )
-        reward = Reward.objects.create(
-            merchant=trio.merchant, name="Coffee", points_cost=10, kind="fixed_amount", value=5
-        )
+    member, reward = _member_with_a_reward(trio)
     path = f"/members/{member.pk}/redemptions"
     trio.api.post(path, {"reward_id": str(reward.pk)}, headers={"Idempotency-Key": "warm-up"})
     with CaptureQueriesContext(connection) as queries:

@@ -65,13 +65,18 @@ def assert_consistent(member: Member) -> None:
     assert member.points_available + member.points_pending == total == lots
 
 
-@pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_fifty_simultaneous_claims_on_a_balance_for_five_give_exactly_five(trio):
+def five_claims_worth(trio: Any) -> tuple[Member, Any]:
+    """A member with 500 points and a reward of 100."""
     with scope(merchant=trio.merchant):
         member = MemberFactory(merchant=trio.merchant)
         loyalty_services.points_give(merchant=trio.merchant, member=member, amount=500, actor=ACTOR)
-    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    return member, RewardFactory(merchant=trio.merchant, points_cost=100)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_fifty_simultaneous_claims_on_a_balance_for_five_give_exactly_five(trio):
+    member, reward = five_claims_worth(trio)
 
     outcomes = run_at_once(
         50,
@@ -94,10 +99,7 @@ def test_fifty_simultaneous_claims_on_a_balance_for_five_give_exactly_five(trio)
 def test_one_claim_sent_ten_times_at_once_writes_once(trio):
     # The coupon is issued before the member's lock is taken; the copies of the claim
     # meet first on the coupon's key, then find the first copy's redemption.
-    with scope(merchant=trio.merchant):
-        member = MemberFactory(merchant=trio.merchant)
-        loyalty_services.points_give(merchant=trio.merchant, member=member, amount=500, actor=ACTOR)
-    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    member, reward = five_claims_worth(trio)
     answers: list[int] = []
 
     def claim(index: int) -> None:
