@@ -127,7 +127,7 @@ def _on_offer(merchant: Merchant, reward: Reward) -> None:
     if reward.merchant_id != merchant.pk:
         raise RewardNotFound(field="reward_id")
     # Read afresh: the caller's copy may be older than an edit of the offer or its stock.
-    current = first_row(Reward, {"merchant": merchant, "pk": reward.pk})
+    current = selectors.reward_get(merchant, reward.pk)
     if current is None:
         raise RewardNotFound(field="reward_id")
     if not selectors.is_on_offer(current, timezone.now()):

@@ -83,7 +83,11 @@ def test_claim_refused_without_enough_points_writes_nothing(trio, in_merchant):
 
 
 def test_claim_that_cannot_issue_the_coupon_keeps_the_points(trio, in_merchant):
-    """Neither half without the other: a detached member has no contact for a coupon."""
+    """Neither half without the other: a detached member has no contact for a coupon.
+
+    The caller's copy of the member still names its old contact, as a claim's would if
+    the phone moved on while it ran: the coupon is issued to that contact before the
+    member's lock, and the locked row, which has none, refuses and rolls it back."""
     from django.db import transaction
 
     member = funded(in_merchant, 300)
@@ -94,6 +98,8 @@ def test_claim_that_cannot_issue_the_coupon_keeps_the_points(trio, in_merchant):
     member.refresh_from_db()
     assert member.points_available == 300
     assert LedgerEntry.objects.filter(member=member, kind="redeem").count() == 0
+    assert not Coupon.objects.filter(member_id=member.pk).exists()
+    assert not Redemption.objects.filter(member=member).exists()
 
 
 def test_not_activated_member_cannot_claim(trio, in_merchant):
