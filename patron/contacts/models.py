@@ -39,7 +39,10 @@ class Tag(models.Model):
 
 
 class Contact(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # Indexed by contact_in_merchant below, which starts with the merchant.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     phone = PhoneNumberField(null=True, blank=True)
@@ -67,7 +70,11 @@ class Contact(models.Model):
                 fields=["merchant", "phone"],
                 condition=Q(deleted_at__isnull=True, phone__isnull=False),
                 name="contact_phone_unique_per_merchant",
-            )
+            ),
+            # Unique because the id is: it exists so that rows of other tables can name
+            # a contact together with their merchant in one foreign key (see
+            # coupons/migrations/0002), which the database then keeps in one tenant.
+            models.UniqueConstraint(fields=["merchant", "id"], name="contact_in_merchant"),
         ]
         indexes = [models.Index(fields=["merchant", "-created_at"], name="contact_recent")]
 

@@ -48,8 +48,17 @@ def applies_to_all() -> dict[str, object]:
 
 
 class Coupon(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="coupons")
+    # A bulk issue writes a million rows, so each index and key check here is paid a
+    # million times. The merchant is indexed by coupon_code_unique and the contact by
+    # coupon_by_contact; on PostgreSQL the two are checked as one key, (merchant,
+    # contact), which also keeps a coupon's contact in the coupon's merchant
+    # (migrations/0002).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="coupons", db_index=False
+    )
     # The loyalty member the coupon was bought for, as a plain id: members outlive
     # contacts (seed 004) and the refund goes back to that member, not to whoever
     # holds the contact's phone today.
@@ -81,12 +90,15 @@ class Coupon(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=200, blank=True, default="")
     delete_reason = models.CharField(max_length=500, blank=True, default="")
-    regenerated_from = models.OneToOneField(
+    # At most one new coupon per old one (coupon_regenerated_once); most coupons have
+    # none, and those are left out of that index.
+    regenerated_from = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="regenerated_as",
+        db_index=False,
     )
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -102,6 +114,11 @@ class Coupon(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="coupon_idempotency_key_unique",
             ),
+            models.UniqueConstraint(
+                fields=["regenerated_from"],
+                condition=Q(regenerated_from__isnull=False),
+                name="coupon_regenerated_once",
+            ),
             # The last line of defence behind the conditional UPDATE in coupon_redeem.
             models.CheckConstraint(
                 condition=Q(usage_count__lte=F("usage_limit")),
@@ -113,8 +130,14 @@ class Coupon(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["merchant", "contact", "status"], name="coupon_by_contact"),
-            models.Index(fields=["status", "expires_at"], name="coupon_expiry"),
+            # A contact belongs to one merchant, so the contact leads.
+            models.Index(fields=["contact", "status"], name="coupon_by_contact"),
+            # Only what the expiry sweep and the "coupon expiring" trigger look for.
+            models.Index(
+                fields=["merchant", "expires_at"],
+                condition=Q(status=CouponStatus.AVAILABLE, expires_at__isnull=False),
+                name="coupon_expiry",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -159,6 +159,29 @@ def test_the_database_refuses_a_usage_count_above_the_limit(trio):
     coupon = issue_coupon(trio.merchant)
     with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
         Coupon.objects.filter(pk=coupon.pk).update(usage_count=2)
+
+
+def test_the_database_refuses_a_second_coupon_regenerated_from_the_same_one(trio):
+    old = issue_coupon(trio.merchant)
+    with scope(merchant=trio.merchant):
+        services.coupon_regenerate(merchant=trio.merchant, coupon=old, actor=ACTOR)
+    with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.create(
+            merchant=trio.merchant, contact=old.contact, code="SECOND", label="X",
+            type="percentage", value=5, regenerated_from=old,
+        )  # fmt: skip
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-tenant key is PostgreSQL's")
+def test_on_postgresql_the_database_refuses_a_coupon_for_another_merchants_contact(trio):
+    outsider = make_contact(trio.other_merchant)
+    with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.create(
+            merchant=trio.merchant, contact=outsider, code="ELSEWHERE", label="X",
+            type="percentage", value=5,
+        )  # fmt: skip
+        # The key is checked when the transaction commits; this asks for it now.
+        connection.check_constraints()
 
 
 # Code generation
