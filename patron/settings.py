@@ -108,6 +108,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'patron.sql
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Kept open between requests, like PostgreSQL's: a new connection opens the file and
+    # reads the whole schema again before its first query.
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
         # on busy_timeout instead of one failing with "database is locked" at its first
