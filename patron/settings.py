@@ -105,12 +105,15 @@ TEMPLATES = [
 
 # Database: DATABASE_URL, or a SQLite file under var/.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'patron.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Connections are kept between requests on either database (a new SQLite connection
+# opens the file and reads the whole schema again before its first query).
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+    )
+}
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Kept open between requests, like PostgreSQL's: a new connection opens the file and
-    # reads the whole schema again before its first query.
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
         # on busy_timeout instead of one failing with "database is locked" at its first
@@ -128,7 +131,6 @@ else:
     # instead of asking the server (patron/lib/postgresql/base.py).
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "patron.lib.postgresql"
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     # A look at a kept connection's socket before its first use in a request (README,
     # "Running at scale"): off, a restart costs each stale connection a 503.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = (
