@@ -33,6 +33,9 @@ class _FanOut:
 
 
 _fan_out: contextvars.ContextVar[_FanOut | None] = contextvars.ContextVar("fan_out", default=None)
+_deferred: contextvars.ContextVar[list[ActivityEvent] | None] = contextvars.ContextVar(
+    "deferred", default=None
+)
 
 
 @contextmanager
@@ -69,6 +72,31 @@ def fan_out_batched() -> Iterator[None]:
             logger.exception("webhook fan-out of %s events failed", len(events))
 
 
+@contextmanager
+def events_deferred() -> Iterator[None]:
+    """Write the events recorded inside this block in one statement as it ends, instead of
+    one statement each: for writers that record many events in one transaction and redo
+    all of it when any part fails, such as a chunk of workflow steps run without
+    savepoints.
+
+    The block must run inside the writer's transaction. Until it ends, the events it
+    records have no primary key and are not in the table; what runs on commit (webhooks,
+    workflows listening) sees them with their keys. If the block raises, they are never
+    written; an event recorded in a savepoint that is rolled back inside the block would
+    still be written, so a writer with savepoints must not use it.
+    """
+    if _deferred.get() is not None:
+        yield  # an enclosing block writes them
+        return
+    pending: list[ActivityEvent] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    bulk_insert(pending)
+
+
 def _is_listened(merchant: Merchant, type: str) -> bool:
     from patron.automations.triggers import is_listened
 
@@ -91,8 +119,12 @@ def record(
 ) -> ActivityEvent:
     event = ActivityEvent(merchant=merchant, contact=contact, type=type, data=data or {})
     event.set_actor(actor)
-    # Fixed SQL (patron.lib.sql): nearly every write records an event.
-    insert_row(event)
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.append(event)
+    else:
+        # Fixed SQL (patron.lib.sql): nearly every write records an event.
+        insert_row(event)
     # Outgoing webhooks see only committed events; robust, so a failing fan-out is
     # logged and never breaks the write that caused it.
     batch = _fan_out.get()

@@ -9,14 +9,15 @@ and 21 ms with these. Only names taken from the models are formatted into the te
 every value is a parameter. Many rows at once go through `patron.lib.bulk` instead.
 """
 
+import contextlib
 import enum
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import DatabaseError, connection, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 
 
 def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) -> bool:
@@ -436,3 +437,37 @@ def _insert_plan(model: type[models.Model]) -> tuple[str, list[models.Field[Any,
     if connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {quote(str(pk.column))}"
     return sql, fields
+
+
+class StatementFailed(RuntimeError):
+    """A statement failed inside `savepoints_off` and the error was caught there: the
+    transaction can only be rolled back."""
+
+
+@contextlib.contextmanager
+def savepoints_off() -> Iterator[None]:
+    """Inside an open transaction, let nested `transaction.atomic` blocks run without
+    savepoints, which cost two round trips each (SAVEPOINT, then RELEASE).
+
+    For a writer that would redo its whole transaction anyway when any part of it fails,
+    such as a chunk of workflow steps: inside, an error in a nested block cannot be
+    rolled back alone, so the block's caller must let every exception end the
+    transaction. If an error was caught inside and swallowed, the block raises
+    `StatementFailed` as it ends, so that the transaction is not committed (Django would
+    silently roll it back instead).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("savepoints_off must run inside a transaction")
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if "_savepoint_allowed" in vars(wrapper):
+        yield  # an enclosing block has them off
+        return
+    # The one check every backend makes before a savepoint, its release or its rollback
+    # (the `uses_savepoints` feature is not consulted by SQLite's).
+    setattr(wrapper, "_savepoint_allowed", lambda: False)  # noqa: B010 (a private method)
+    try:
+        yield
+    finally:
+        delattr(wrapper, "_savepoint_allowed")
+    if wrapper.needs_rollback:
+        raise StatementFailed("a statement failed inside a block without savepoints")

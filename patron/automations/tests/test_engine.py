@@ -221,3 +221,61 @@ def test_a_chunk_locks_its_rows_by_primary_key_alone(trio, monkeypatch):
     for sql in reads:
         where = sql.split(" WHERE ", 1)[1]
         assert "merchant_id" not in where and "SELECT" not in where, sql
+
+
+def test_one_failing_step_in_a_chunk_leaves_no_trace_and_the_others_commit(trio):
+    """The chunk first runs without savepoints; when a step fails there, it is run again
+    with a savepoint per step, so nothing of the first try is left behind."""
+    from patron.contacts import services as contact_services
+    from patron.loyalty import services as loyalty_services
+    from patron.loyalty.models import LedgerEntry
+
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        loyalty_services.program_install_defaults(merchant=merchant)
+        contacts = [
+            contact_services.contact_create(
+                merchant=merchant, actor=ACTOR, first_name=name, phone=f"090111122{n}"
+            )
+            for n, name in enumerate(["An", "Binh", "Chi"])
+        ]
+        for contact in (contacts[0], contacts[2]):
+            member = loyalty_services.member_ensure(merchant=merchant, contact=contact, actor=ACTOR)
+            loyalty_services.member_activate(merchant=merchant, member=member, actor=ACTOR)
+    # Binh is no member: giving him points is refused.
+    workflow = make_workflow(merchant, [("give_points", {"amount": 5})], name="Bonus")
+    enrollments = enroll(merchant, workflow, contacts)
+    assert run_all() == 3
+    with scope(merchant=merchant):
+        statuses = [
+            (e.contact.first_name, StepRun.objects.get(enrollment=e).status) for e in enrollments
+        ]
+        assert statuses == [
+            ("An", RunStatus.SUCCEEDED),
+            ("Binh", RunStatus.FAILED),
+            ("Chi", RunStatus.SUCCEEDED),
+        ]
+        assert LedgerEntry.objects.filter(merchant=merchant, kind="earn").count() == 2
+        earned = ActivityEvent.objects.filter(merchant=merchant, type="points_earned")
+        assert sorted(e.contact.first_name for e in earned) == ["An", "Chi"]
+        done = ActivityEvent.objects.filter(
+            merchant=merchant, type="automation_step_completed"
+        ).values_list("contact__first_name", flat=True)
+        assert sorted(done) == ["An", "Chi"]
+
+
+def test_an_error_swallowed_without_savepoints_stops_the_commit(trio):
+    from django.db import IntegrityError, connections, transaction
+
+    from patron.lib.sql import StatementFailed, savepoints_off
+    from patron.tenants.models import Merchant
+
+    with pytest.raises(StatementFailed), transaction.atomic(), savepoints_off():
+        try:
+            with transaction.atomic():
+                Merchant.objects.create(slug=trio.merchant.slug, name="Twin")
+        except IntegrityError:
+            pass  # the transaction is broken all the same
+    # Savepoints are back, and the test's own transaction still works.
+    assert "_savepoint_allowed" not in vars(connections["default"])
+    assert Merchant.objects.filter(slug=trio.merchant.slug).count() == 1
