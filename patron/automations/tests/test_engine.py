@@ -279,3 +279,36 @@ def test_an_error_swallowed_without_savepoints_stops_the_commit(trio):
     # Savepoints are back, and the test's own transaction still works.
     assert "_savepoint_allowed" not in vars(connections["default"])
     assert Merchant.objects.filter(slug=trio.merchant.slug).count() == 1
+
+
+def test_a_chunk_whose_steps_succeed_takes_no_savepoints_and_writes_its_events_at_once(
+    transactional_db, trio
+):
+    """Outside a test's transaction, as in a worker: every atomic block of the claim and
+    the chunk is a transaction of its own or runs without a savepoint."""
+    from django.test.utils import CaptureQueriesContext
+
+    merchant = trio.merchant
+    contacts = [ContactFactory(merchant=merchant) for _ in range(3)]
+    workflow = make_workflow(merchant, [("add_tag", {"tag": "Welcomed"})])
+    enroll(merchant, workflow, contacts)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_all() == 3
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql]
+    # One INSERT on SQLite; on PostgreSQL one COPY, which the capture does not see.
+    event_inserts = [
+        sql for sql in statements if sql.startswith('INSERT INTO "contacts_activityevent"')
+    ]
+    assert len(event_inserts) <= 1
+    with scope(merchant=merchant):
+        types = ActivityEvent.objects.filter(contact__in=contacts).values_list("type", flat=True)
+        assert sorted(types) == sorted(
+            [
+                "automation_enrolled",
+                "tag_added",
+                "automation_step_completed",
+                "automation_completed",
+            ]
+            * 3
+        )
