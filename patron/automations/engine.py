@@ -44,6 +44,7 @@ from patron.automations.models import (
 )
 from patron.contacts.events import events_deferred, fan_out_batched
 from patron.lib.errors import PatronError
+from patron.lib.memo import shared_reads
 from patron.lib.sql import savepoints_off, update_rows
 from patron.messaging import services as messaging
 from patron.tenants.models import Merchant
@@ -370,10 +371,12 @@ def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:
 def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoints: bool) -> None:
     """One transaction for the runs; with `savepoints`, a step that raises is recorded as
     failed and the others go on, without them, a step that raises ends it all."""
-    # The chunk's messages go to one delivery task after its commit.
+    # The chunk's messages go to one delivery task after its commit; its steps read the
+    # merchant's program, tiers and channel settings once.
     with (
         messaging.deliveries_batched(),
         fan_out_batched(),
+        shared_reads(),
         transaction.atomic(),
         contextlib.nullcontext() if savepoints else _all_or_nothing(),
     ):

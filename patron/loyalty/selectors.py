@@ -7,6 +7,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from patron.contacts.models import Contact
+from patron.lib.memo import remembered, sharing
 from patron.lib.sql import first_row, row_id
 from patron.loyalty.models import (
     LedgerEntry,
@@ -28,8 +29,12 @@ class Points(TypedDict):
 
 def program(merchant: Merchant) -> LoyaltyProgram:
     """The merchant's program; the defaults, unsaved, if it was never installed."""
-    # Read on every point given: fixed SQL (patron.lib.sql), not a query built anew.
-    found = first_row(LoyaltyProgram, {"merchant": merchant})
+    # Read on every point given: fixed SQL (patron.lib.sql), not a query built anew, and
+    # once for a batch of them (patron.lib.memo).
+    found = remembered(
+        ("loyalty_program", merchant.pk),
+        lambda: first_row(LoyaltyProgram, {"merchant": merchant}),
+    )
     return found or LoyaltyProgram(merchant=merchant)
 
 
@@ -58,7 +63,7 @@ def member_for_phone(merchant: Merchant, phone_e164: str) -> Member | None:
     return members(merchant).filter(phone=phone_e164).first()
 
 
-def _membership_where(merchant: Merchant, contact: Contact) -> dict[str, Any] | None:
+def membership_where(merchant: Merchant, contact: Contact) -> dict[str, Any] | None:
     """The membership of the contact's current phone, if it belongs to this contact:
     its conditions, for the ORM and for fixed SQL alike (None: the contact has no phone)."""
     if not contact.phone:
@@ -72,21 +77,12 @@ def _membership_where(merchant: Merchant, contact: Contact) -> dict[str, Any] | 
 
 
 def _contact_membership(merchant: Merchant, contact: Contact) -> QuerySet[Member]:
-    where = _membership_where(merchant, contact)
+    where = membership_where(merchant, contact)
     return members(merchant).filter(**where) if where else Member.objects.none()
 
 
 def member_for_contact(merchant: Merchant, contact: Contact) -> Member | None:
     return _contact_membership(merchant, contact).first()
-
-
-def member_id_for_contact(merchant: Merchant, contact: Contact) -> int | None:
-    """`member_for_contact`'s id alone, for a write service that reads the row itself
-    (a workflow's step giving points, once per enrollment: fixed SQL)."""
-    where = _membership_where(merchant, contact)
-    # The order of `members`, newest first.
-    found = first_row(Member, where, order_by=("-id",)) if where else None
-    return found.pk if found is not None else None
 
 
 def member_points(member: Member) -> Points:
@@ -122,6 +118,10 @@ def tiers(merchant: Merchant) -> QuerySet[Tier]:
 
 def tier_for_value(merchant: Merchant, value: int) -> Tier | None:
     """The highest tier whose threshold `value` reaches (read after every point given)."""
+    if sharing():
+        # A batch reads the merchant's few tiers once, highest first.
+        ladder = remembered(("tiers", merchant.pk), lambda: list(tiers(merchant))[::-1])
+        return next((tier for tier in ladder if tier.threshold <= value), None)
     return first_row(
         Tier, {"merchant": merchant, "threshold__lte": value}, order_by=("-threshold",)
     )

@@ -412,16 +412,27 @@ def _lock(merchant: Merchant, member: Member) -> Member:
     them) but stay unlocked (`of=self`): PostgreSQL could not lock the nullable side of
     the outer joins, and nothing here changes them.
     """
+    locked = _lock_where(merchant, {"merchant": merchant, "pk": member.pk})
+    if locked is None:
+        raise MemberNotFound()
+    return locked
+
+
+def _lock_where(
+    merchant: Merchant, where: dict[str, Any], order_by: tuple[str, ...] = ()
+) -> Member | None:
+    """The first member row matching `where` (of this merchant, not deleted), locked, with
+    its contact and tier (see `_lock`)."""
     locked = first_row(
         Member,
-        {"merchant": merchant, "pk": member.pk, "deleted_at__isnull": True},
+        {**where, "merchant": merchant, "deleted_at__isnull": True},
+        order_by=order_by,
         related=("contact", "tier"),
         lock=True,
     )
-    if locked is None:
-        raise MemberNotFound()
-    # The row was found by this merchant, so the caller's object is its merchant.
-    locked.merchant = merchant
+    if locked is not None:
+        # The row was found by this merchant, so the caller's object is its merchant.
+        locked.merchant = merchant
     return locked
 
 
@@ -834,11 +845,79 @@ def points_give(
     Points stay pending for the program's pending days when they come from an order
     (the return window) or when `pending` says so; they expire per the program.
     """
+    _check_give(merchant, amount, category, source)
+    return _give(
+        merchant,
+        _lock(merchant, member),
+        amount=amount,
+        actor=actor,
+        category=category,
+        reason=reason,
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        spend=spend,
+        pending=pending,
+    )
+
+
+@transaction.atomic
+def points_give_to_contact(
+    *,
+    merchant: Merchant,
+    contact: Contact,
+    amount: int,
+    actor: Actor,
+    reason: str = "",
+    source: str = LedgerSource.MANUAL,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """`points_give` to the contact's membership, found and locked in one statement: a
+    workflow's step gives points this way, once per enrollment. `MemberNotFound` if the
+    contact is not a member."""
+    _check_give(merchant, amount, None, source)
+    where = selectors.membership_where(merchant, contact)
+    # The order of `selectors.members`, newest first, as `member_for_contact` picks.
+    member = _lock_where(merchant, where, order_by=("-id",)) if where else None
+    if member is None:
+        raise MemberNotFound()
+    return _give(
+        merchant,
+        member,
+        amount=amount,
+        actor=actor,
+        reason=reason,
+        source=source,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _check_give(
+    merchant: Merchant, amount: int, category: PointCategory | None, source: str
+) -> None:
     _check_amount(amount)
     _check_category(merchant, category)
     if source not in LedgerSource.values:
         raise InvalidInput("Unknown source.", field="source")
-    member = _lock(merchant, member)
+
+
+def _give(
+    merchant: Merchant,
+    member: Member,
+    *,
+    amount: int,
+    actor: Actor,
+    category: PointCategory | None = None,
+    reason: str = "",
+    source: str = LedgerSource.MANUAL,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    spend: Decimal | None = None,
+    pending: bool | None = None,
+) -> LedgerEntry:
+    """The giving of `points_give`, to a member locked by the caller."""
     previous = _replay(merchant, idempotency_key)
     if previous is not None:
         return previous

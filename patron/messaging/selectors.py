@@ -3,6 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from patron.contacts.models import Contact
+from patron.lib.memo import remembered
 from patron.lib.sql import first_row
 from patron.messaging.models import (
     ChannelSettings,
@@ -33,8 +34,12 @@ def message_get(merchant: Merchant, message_id: int | str) -> Message | None:
 
 def channel_settings(merchant: Merchant) -> ChannelSettings:
     """The merchant's settings; unsaved defaults (the outbox) when it never set any."""
-    # Read for every message sent: fixed SQL (patron.lib.sql), not a query built anew.
-    found = first_row(ChannelSettings, {"merchant": merchant})
+    # Read for every message sent: fixed SQL (patron.lib.sql), not a query built anew, and
+    # once for a batch of them (patron.lib.memo).
+    found = remembered(
+        ("channel_settings", merchant.pk),
+        lambda: first_row(ChannelSettings, {"merchant": merchant}),
+    )
     return found or ChannelSettings(merchant=merchant)
 
 

@@ -53,24 +53,22 @@ class GivePoints(Action):
         return found
 
     def run(self, ctx: StepContext) -> Outcome:
-        from patron.loyalty import selectors, services
-        from patron.loyalty.models import Member
+        from patron.loyalty import services
 
-        # The id only: points_give reads the member again under its lock anyway.
-        member_id = selectors.member_id_for_contact(ctx.merchant, ctx.contact)
-        if member_id is None:
-            raise NotAMember()
         amount = _positive_int(ctx.config.get("amount")) or 0
-        entry = services.points_give(
-            merchant=ctx.merchant,
-            member=Member(pk=member_id),
-            amount=amount,
-            actor=ctx.actor,
-            reason=ctx.merge(ctx.config.get("reason") or ctx.enrollment.workflow.name),
-            source="automation",
-            reference=f"enrollment:{ctx.enrollment.pk}",
-            idempotency_key=ctx.idempotency_key,
-        )
+        try:
+            entry = services.points_give_to_contact(
+                merchant=ctx.merchant,
+                contact=ctx.contact,
+                amount=amount,
+                actor=ctx.actor,
+                reason=ctx.merge(ctx.config.get("reason") or ctx.enrollment.workflow.name),
+                source="automation",
+                reference=f"enrollment:{ctx.enrollment.pk}",
+                idempotency_key=ctx.idempotency_key,
+            )
+        except services.MemberNotFound:
+            raise NotAMember() from None
         return Outcome(
             _("%(points)s points given") % {"points": amount},
             data={"ledger_entry_id": str(entry.pk), "points": amount},

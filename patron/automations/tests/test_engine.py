@@ -17,6 +17,7 @@ from patron.automations.models import Enrollment, EnrollmentStatus, RunStatus, S
 from patron.automations.tests.factories import ACTOR, make_workflow
 from patron.contacts.models import ActivityEvent
 from patron.factories import ContactFactory
+from patron.loyalty.tests.factories import MemberFactory
 
 
 def run_all(worker: str = "test-worker") -> int:
@@ -312,3 +313,27 @@ def test_a_chunk_whose_steps_succeed_takes_no_savepoints_and_writes_its_events_a
             ]
             * 3
         )
+
+
+def test_a_chunk_reads_the_merchants_settings_once(trio):
+    """Twenty-five steps giving points and texting read the loyalty program, the tiers
+    and the channel settings once each, not once a step."""
+    from django.test.utils import CaptureQueriesContext
+
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        members = [MemberFactory(merchant=merchant) for _ in range(5)]
+    workflow = make_workflow(
+        merchant,
+        [("give_points", {"amount": 5}), ("send_sms", {"body": "Hi {first_name}"})],
+    )
+    enroll(merchant, workflow, [member.contact for member in members])
+    with CaptureQueriesContext(connection) as queries:
+        assert run_all() == 10
+    for table in ("loyalty_loyaltyprogram", "loyalty_tier", "messaging_channelsettings"):
+        reads = [q["sql"] for q in queries.captured_queries if f'FROM "{table}"' in q["sql"]]
+        assert len(reads) <= 2, table  # one per chunk: the give-points one and the SMS one
+    with scope(merchant=merchant):
+        for member in members:
+            member.refresh_from_db()
+            assert member.points_available == 5

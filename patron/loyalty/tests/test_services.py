@@ -191,6 +191,44 @@ def test_outsider_member_is_not_found(trio):
         services.points_give(merchant=trio.merchant, member=foreign, amount=1, actor=ACTOR)
 
 
+def test_give_points_to_a_contact_finds_and_locks_its_membership(trio, in_merchant):
+    silver = TierFactory(merchant=in_merchant, name="Silver", threshold=0, earn_multiplier="2")
+    member = MemberFactory(merchant=in_merchant, tier=silver)
+    entry = services.points_give_to_contact(
+        merchant=in_merchant,
+        contact=member.contact,
+        amount=7,
+        actor=ACTOR,
+        idempotency_key="c1",
+    )
+    again = services.points_give_to_contact(
+        merchant=in_merchant, contact=member.contact, amount=7, actor=ACTOR, idempotency_key="c1"
+    )
+    assert (entry.member_id, entry.amount, again.pk) == (member.pk, 14, entry.pk)
+    balance_is_ledger(member)
+    stranger = ContactFactory(merchant=in_merchant, phone="")
+    with pytest.raises(services.MemberNotFound):
+        services.points_give_to_contact(
+            merchant=in_merchant, contact=stranger, amount=7, actor=ACTOR
+        )
+
+
+def test_tiers_read_once_for_a_batch_give_the_same_tier(trio, in_merchant):
+    from patron.lib.memo import shared_reads
+
+    TierFactory(merchant=in_merchant, name="Silver", threshold=100)
+    gold = TierFactory(merchant=in_merchant, name="Gold", threshold=500)
+    members = [MemberFactory(merchant=in_merchant) for _ in range(3)]
+    with shared_reads():
+        for member in members:
+            services.points_give(merchant=in_merchant, member=member, amount=600, actor=ACTOR)
+        assert selectors.tier_for_value(in_merchant, 99) is None
+        assert selectors.tier_for_value(in_merchant, 100).name == "Silver"
+    for member in members:
+        member.refresh_from_db()
+        assert member.tier == gold
+
+
 def test_give_points_with_same_idempotency_key_writes_once(trio, in_merchant):
     member = MemberFactory(merchant=in_merchant)
     first = services.points_give(
