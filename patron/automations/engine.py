@@ -381,22 +381,28 @@ def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoint
         contextlib.nullcontext() if savepoints else _all_or_nothing(),
     ):
         writes = _Writes()
+        by_action: dict[str, list[StepRun]] = {}
         for run in _lock_mine(run_ids, worker):
             run.enrollment.merchant = merchant
-            if _ended(run):
-                continue
-            assert run.step is not None
-            action = actions.get(run.step.action_type)
+            if not _ended(run):
+                assert run.step is not None
+                by_action.setdefault(run.step.action_type, []).append(run)
+        for action_type, runs in by_action.items():
+            action = actions.get(action_type)
             if not savepoints:
-                _succeed(run, action.run(_context(run)), writes)
-                continue
-            try:
-                with transaction.atomic():
-                    outcome = action.run(_context(run))
+                # The runs of one action together: it may share their statements.
+                outcomes = action.run_batch([_context(run) for run in runs])
+                for run, outcome in zip(runs, outcomes, strict=True):
                     _succeed(run, outcome, writes)
-            except Exception as error:
-                log.warning("Step run %s failed: %s", run.pk, error)
-                _fail_locked(run, error)
+                continue
+            for run in runs:
+                try:
+                    with transaction.atomic():
+                        outcome = action.run(_context(run))
+                        _succeed(run, outcome, writes)
+                except Exception as error:
+                    log.warning("Step run %s failed: %s", run.pk, error)
+                    _fail_locked(run, error)
         writes.save()
 
 

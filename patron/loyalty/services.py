@@ -15,6 +15,8 @@ settings.py serialize writers instead.
 
 import datetime
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -762,19 +764,43 @@ def _take(
     return entry, pieces
 
 
-def _settle(member: Member, now: datetime.datetime, actor: Actor = SYSTEM) -> None:
-    """Make due pending lots available and write off expired ones (member locked)."""
-    # One locked read of every lot that may change: the due pending ones and the expired
-    # available ones. A due lot may also have expired; it is written off once activated.
-    lots = rows(
+def _settle_lots(
+    merchant_id: int, members: Sequence[Member], now: datetime.datetime
+) -> list[PointLot]:
+    """One locked read of every lot of the members that may change: the due pending ones
+    and the expired available ones."""
+    return rows(
         PointLot,
-        {"merchant": member.merchant_id, "member": member},
+        {"merchant": merchant_id, "member": [member.pk for member in members]},
         any_of=[
             {"activated": False, "activates_at__lte": now},
             {"activated": True, "remaining__gt": 0, "expires_at__lte": now},
         ],
         lock=True,
     )
+
+
+def _settle_many(merchant: Merchant, members: Sequence[Member], now: datetime.datetime) -> None:
+    """`_settle` for each of the (locked) members, their lots read by one statement."""
+    lots: dict[int, list[PointLot]] = {member.pk: [] for member in members}
+    for lot in _settle_lots(merchant.pk, members, now) if members else []:
+        lots[lot.member_id].append(lot)
+    for member in members:
+        _settle(member, now, lots=lots[member.pk])
+
+
+def _settle(
+    member: Member,
+    now: datetime.datetime,
+    actor: Actor = SYSTEM,
+    *,
+    lots: list[PointLot] | None = None,
+) -> None:
+    """Make due pending lots available and write off expired ones (member locked); `lots`
+    are those `_settle_lots` read for it, when the caller read them for many members."""
+    # A due lot may also have expired; it is written off once activated.
+    if lots is None:
+        lots = _settle_lots(member.merchant_id, [member], now)
     due = [lot for lot in lots if not lot.activated]
     if due:
         moved = sum(lot.remaining for lot in due)
@@ -892,6 +918,128 @@ def points_give_to_contact(
         reference=reference,
         idempotency_key=idempotency_key,
     )
+
+
+@dataclass(frozen=True)
+class Gift:
+    """One contact's points in `points_give_to_contacts`."""
+
+    contact: Contact
+    amount: int
+    actor: Actor
+    reason: str = ""
+    reference: str = ""
+    idempotency_key: str | None = None
+
+
+@transaction.atomic
+def points_give_to_contacts(
+    *, merchant: Merchant, gifts: Sequence[Gift], source: str = LedgerSource.MANUAL
+) -> list[LedgerEntry]:
+    """`points_give_to_contact` for each gift, in as many statements for a hundred gifts as
+    for one: the members locked by one (in contact order, as a workflow's chunk takes
+    them one by one), the idempotency keys looked up by one, the lots to settle read by
+    one, and the members, rows and lots written by one each. Returns the ledger rows in
+    the gifts' order.
+
+    All or nothing: one gift to a contact who is no member (`MemberNotFound`) or to a
+    member who is not active refuses them all. A member named twice earns both at the
+    tier it had when the batch began, and its tier is weighed once, after both.
+    """
+    _check_give(merchant, 1, None, source)
+    for gift in gifts:
+        _check_amount(gift.amount)
+    members = _lock_memberships(merchant, [gift.contact for gift in gifts])
+    keys = [gift.idempotency_key for gift in gifts if gift.idempotency_key]
+    done = {
+        entry.idempotency_key: entry
+        for entry in (rows(LedgerEntry, {"merchant": merchant, "idempotency_key": keys}))
+    }
+    fresh = [gift for gift in gifts if not gift.idempotency_key or gift.idempotency_key not in done]
+    for gift in fresh:
+        _require_active(members[gift.contact.pk])
+    now = timezone.now()
+    touched = list({gift.contact.pk: members[gift.contact.pk] for gift in fresh}.values())
+    _settle_many(merchant, touched, now)
+    program = selectors.program(merchant)
+    pending = source == LedgerSource.ORDER and program.pending_days > 0
+    activates_at = now + datetime.timedelta(days=program.pending_days) if pending else None
+    expires_at = _expiry(program, now)
+    made: dict[Gift, LedgerEntry] = {}
+    for gift in fresh:
+        if gift.idempotency_key and gift.idempotency_key in done:
+            continue  # the same key twice in the batch: the first one is the answer
+        member = members[gift.contact.pk]
+        multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
+        earned = min(math.floor(Decimal(gift.amount) * multiplier), MAX_POINTS)
+        if pending:
+            member.points_pending += earned
+        else:
+            member.points_available += earned
+        member.points_lifetime += earned
+        member.updated_at = now
+        entry = LedgerEntry(
+            merchant=merchant,
+            member=member,
+            kind=LedgerKind.EARN,
+            amount=earned,
+            reason=(gift.reason or "").strip()[:500],
+            source=source,
+            reference=gift.reference[:200],
+            idempotency_key=gift.idempotency_key or "",
+            balance_after=member.points_available + member.points_pending,
+            data={},
+        )
+        entry.set_actor(gift.actor)
+        made[gift] = entry
+        if gift.idempotency_key:
+            done[gift.idempotency_key] = entry
+    update_rows(
+        Member, touched, ["points_available", "points_pending", "points_lifetime", "updated_at"]
+    )
+    LedgerEntry.objects.bulk_create(made.values())
+    PointLot.objects.bulk_create(
+        PointLot(
+            merchant=merchant,
+            member=entry.member,
+            entry=entry,
+            amount=entry.amount,
+            remaining=entry.amount,
+            activates_at=activates_at,
+            activated=not pending,
+            expires_at=expires_at,
+        )
+        for entry in made.values()
+    )
+    for gift, entry in made.items():
+        events.points_earned(member=members[gift.contact.pk], entry=entry, actor=gift.actor)
+    actors = {gift.contact.pk: gift.actor for gift in fresh}
+    for member in touched:
+        _evaluate_tier(program, member, actors[member.contact_id or 0])
+    return [made.get(gift) or done[gift.idempotency_key or ""] for gift in gifts]
+
+
+def _lock_memberships(merchant: Merchant, contacts: Sequence[Contact]) -> dict[int, Member]:
+    """Each contact's membership (as `selectors.member_for_contact` finds it), locked, by
+    contact id; `MemberNotFound` if one of them has none."""
+    phones = {contact.pk: str(contact.phone) for contact in contacts if contact.phone}
+    found = rows(
+        Member,
+        {"merchant": merchant, "deleted_at__isnull": True, "contact": sorted(phones)},
+        # Contact order for the locks; the newest membership of a contact first.
+        order_by=("contact_id", "-id"),
+        related=("contact", "tier"),
+        lock=True,
+    )
+    members: dict[int, Member] = {}
+    for member in found:
+        contact_id = member.contact_id or 0  # never empty: found by contact
+        if str(member.phone) == phones[contact_id] and contact_id not in members:
+            member.merchant = merchant
+            members[contact_id] = member
+    if any(contact.pk not in members for contact in contacts):
+        raise MemberNotFound()
+    return members
 
 
 def _check_give(

@@ -9,6 +9,7 @@ retries after a crash acts once.
 
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -115,3 +116,10 @@ class Action:
 
     def run(self, ctx: StepContext) -> Outcome:
         raise NotImplementedError
+
+    def run_batch(self, contexts: Sequence[StepContext]) -> list[Outcome]:
+        """`run` for many enrollments in one transaction without savepoints, where any
+        error undoes them all (the engine then runs each alone). An action whose step
+        costs statements of its own overrides it to share them; by default the steps run
+        one after another."""
+        return [self.run(ctx) for ctx in contexts]

@@ -1,5 +1,6 @@
 """Loyalty steps: add the contact to the program, give points."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -73,6 +74,37 @@ class GivePoints(Action):
             _("%(points)s points given") % {"points": amount},
             data={"ledger_entry_id": str(entry.pk), "points": amount},
         )
+
+    def run_batch(self, contexts: Sequence[StepContext]) -> list[Outcome]:
+        """The points of many enrollments given together (`points_give_to_contacts`)."""
+        from patron.loyalty import services
+
+        gifts = [
+            services.Gift(
+                contact=ctx.contact,
+                amount=_positive_int(ctx.config.get("amount")) or 0,
+                actor=ctx.actor,
+                reason=ctx.merge(ctx.config.get("reason") or ctx.enrollment.workflow.name),
+                reference=f"enrollment:{ctx.enrollment.pk}",
+                idempotency_key=ctx.idempotency_key,
+            )
+            for ctx in contexts
+        ]
+        if not gifts:
+            return []
+        try:
+            entries = services.points_give_to_contacts(
+                merchant=contexts[0].merchant, gifts=gifts, source="automation"
+            )
+        except services.MemberNotFound:
+            raise NotAMember() from None
+        return [
+            Outcome(
+                _("%(points)s points given") % {"points": gift.amount},
+                data={"ledger_entry_id": str(entry.pk), "points": gift.amount},
+            )
+            for gift, entry in zip(gifts, entries, strict=True)
+        ]
 
 
 def _positive_int(value: Any) -> int | None:

@@ -316,8 +316,8 @@ def test_a_chunk_whose_steps_succeed_takes_no_savepoints_and_writes_its_events_a
 
 
 def test_a_chunk_reads_the_merchants_settings_once(trio):
-    """Twenty-five steps giving points and texting read the loyalty program, the tiers
-    and the channel settings once each, not once a step."""
+    """The steps of a chunk read the loyalty program, the tiers and the channel settings
+    once each, not once a step, and its gifts of points write together."""
     from django.test.utils import CaptureQueriesContext
 
     merchant = trio.merchant
@@ -330,9 +330,15 @@ def test_a_chunk_reads_the_merchants_settings_once(trio):
     enroll(merchant, workflow, [member.contact for member in members])
     with CaptureQueriesContext(connection) as queries:
         assert run_all() == 10
+    statements = [q["sql"] for q in queries.captured_queries]
     for table in ("loyalty_loyaltyprogram", "loyalty_tier", "messaging_channelsettings"):
-        reads = [q["sql"] for q in queries.captured_queries if f'FROM "{table}"' in q["sql"]]
+        reads = [sql for sql in statements if f'FROM "{table}"' in sql]
         assert len(reads) <= 2, table  # one per chunk: the give-points one and the SMS one
+    # The five gifts of points are written together (loyalty.services.points_give_to_contacts):
+    # one statement a table ("5 times: UPDATE ..." is one executemany on SQLite).
+    for table in ("loyalty_member", "loyalty_ledgerentry", "loyalty_pointlot"):
+        writes = [sql for sql in statements if f'"{table}"' in sql and "SELECT" not in sql[:20]]
+        assert len(writes) == 1, table
     with scope(merchant=merchant):
         for member in members:
             member.refresh_from_db()

@@ -213,6 +213,77 @@ def test_give_points_to_a_contact_finds_and_locks_its_membership(trio, in_mercha
         )
 
 
+def test_a_batch_of_gifts_writes_what_one_gift_at_a_time_writes(trio, in_merchant):
+    program(in_merchant, expiry_policy=ExpiryPolicy.AFTER_DAYS, expiry_days=30)
+    silver = TierFactory(merchant=in_merchant, name="Silver", threshold=0, earn_multiplier="1.5")
+    TierFactory(merchant=in_merchant, name="Gold", threshold=100)
+    alone = [MemberFactory(merchant=in_merchant, tier=silver) for _ in range(3)]
+    together = [MemberFactory(merchant=in_merchant, tier=silver) for _ in range(3)]
+    for member, amount in zip(alone, (5, 80, 200), strict=True):
+        services.points_give_to_contact(
+            merchant=in_merchant, contact=member.contact, amount=amount, actor=ACTOR
+        )
+    entries = services.points_give_to_contacts(
+        merchant=in_merchant,
+        gifts=[
+            services.Gift(contact=member.contact, amount=amount, actor=ACTOR, reason=" Hi ")
+            for member, amount in zip(together, (5, 80, 200), strict=True)
+        ],
+    )
+    assert [entry.amount for entry in entries] == [7, 120, 300]
+    assert [entry.member_id for entry in entries] == [member.pk for member in together]
+
+    def state(member):
+        member.refresh_from_db()
+        balance_is_ledger(member)
+        lot = PointLot.objects.get(member=member)
+        entry = LedgerEntry.objects.get(member=member)
+        return (
+            member.points_available,
+            member.points_lifetime,
+            member.tier.name,
+            entry.balance_after,
+            lot.expires_at.date(),
+            ActivityEvent.objects.filter(contact=member.contact).count(),
+        )
+
+    assert [state(member) for member in together] == [state(member) for member in alone]
+    assert {entry.reason for entry in entries} == {"Hi"}
+
+
+def test_a_batch_of_gifts_is_all_or_nothing_and_replays_by_key(trio, in_merchant):
+    members = [MemberFactory(merchant=in_merchant) for _ in range(2)]
+    stranger = ContactFactory(merchant=in_merchant)
+    gifts = [
+        services.Gift(contact=member.contact, amount=10, actor=ACTOR, idempotency_key=f"b{n}")
+        for n, member in enumerate(members)
+    ]
+    with pytest.raises(services.MemberNotFound):
+        services.points_give_to_contacts(
+            merchant=in_merchant,
+            gifts=[*gifts, services.Gift(contact=stranger, amount=10, actor=ACTOR)],
+        )
+    assert not LedgerEntry.objects.filter(member__in=members).exists()
+    first = services.points_give_to_contacts(merchant=in_merchant, gifts=gifts)
+    # Again, and with a key named twice in one batch: the rows already written answer.
+    again = services.points_give_to_contacts(merchant=in_merchant, gifts=[*gifts, gifts[0]])
+    assert [entry.pk for entry in again] == [first[0].pk, first[1].pk, first[0].pk]
+    for member in members:
+        balance_is_ledger(member)
+        assert member.points_available == 10
+    members[1].status = MemberStatus.EXCLUDED
+    members[1].save()
+    with pytest.raises(services.MemberNotActive):
+        services.points_give_to_contacts(
+            merchant=in_merchant,
+            gifts=[
+                services.Gift(contact=member.contact, amount=1, actor=ACTOR) for member in members
+            ],
+        )
+    members[0].refresh_from_db()
+    assert members[0].points_available == 10
+
+
 def test_tiers_read_once_for_a_batch_give_the_same_tier(trio, in_merchant):
     from patron.lib.memo import shared_reads
 
