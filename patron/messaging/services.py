@@ -10,10 +10,10 @@ import datetime
 import logging
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from patron.contacts.models import Contact
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.lib.phones import parse_phone, try_parse_phone
-from patron.lib.sql import first_row, insert_row
+from patron.lib.sql import first_row, insert_row, rows
 from patron.lib.text import fold
 from patron.messaging import defaults, events, merge, selectors
 from patron.messaging.models import (
@@ -253,12 +253,89 @@ def message_send(
     channel = _clean_channel(channel)
     if found := _replay(merchant, idempotency_key):
         return found
+    message = _prepare(
+        merchant,
+        NewMessage(
+            channel=channel,
+            actor=actor,
+            body=body,
+            subject=subject,
+            contact=contact,
+            to=to,
+            marketing=marketing,
+            idempotency_key=idempotency_key,
+            template_key=template_key,
+            language=language,
+        ),
+    )
+    try:
+        # A savepoint: when a concurrent call with the same key wins, its row is the answer.
+        with transaction.atomic():
+            insert_row(message)
+    except IntegrityError:
+        if idempotency_key:
+            return Message.objects.get(merchant=merchant, idempotency_key=idempotency_key)
+        raise
+    _queued(message)
+    return message
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message of `messages_send`: `message_send`'s arguments but the merchant."""
+
+    channel: str
+    actor: Actor
+    body: str
+    subject: str = ""
+    contact: Contact | None = None
+    to: str | None = None
+    marketing: bool = False
+    idempotency_key: str | None = None
+    template_key: str = ""
+    language: str = ""
+
+
+@transaction.atomic
+def messages_send(*, merchant: Merchant, messages: Sequence[NewMessage]) -> list[Message]:
+    """`message_send` for each message, the keys looked up by one statement and the rows
+    written by one (a workflow's chunk texts its contacts this way). Returns the messages
+    in the same order. All or nothing: one that is refused refuses them all, and a key
+    that another call writes at the same moment fails the batch (the caller's retry then
+    finds it)."""
+    outgoing = [replace(item, channel=_clean_channel(item.channel)) for item in messages]
+    keys = [item.idempotency_key for item in outgoing if item.idempotency_key]
+    done = {
+        found.idempotency_key: found
+        for found in rows(Message, {"merchant": merchant, "idempotency_key": keys})
+    }
+    made: list[Message] = []
+    answers: list[Message] = []
+    for item in outgoing:
+        if item.idempotency_key and item.idempotency_key in done:
+            # Written before, or earlier in this batch.
+            answers.append(done[item.idempotency_key])
+            continue
+        message = _prepare(merchant, item)
+        made.append(message)
+        answers.append(message)
+        if item.idempotency_key:
+            done[item.idempotency_key] = message
+    Message.objects.bulk_create(made)
+    for message in made:
+        _queued(message)
+    return answers
+
+
+def _prepare(merchant: Merchant, item: NewMessage) -> Message:
+    """The unsaved message `item` asks for, checked, with its status and time to send."""
+    channel, contact, marketing = item.channel, item.contact, item.marketing
     if contact is not None and contact.merchant_id != merchant.pk:
         raise NotFound("No such contact.", field="contact")
-    address = _address(merchant, channel, contact, to)
-    body, subject = _clean_body(channel, body, subject)
+    address = _address(merchant, channel, contact, item.to)
+    body, subject = _clean_body(channel, item.body, item.subject)
     if marketing and channel == Channel.SMS:
-        body = with_sms_opt_out(body, language or merchant.language)
+        body = with_sms_opt_out(body, item.language or merchant.language)
         if len(body) > MAX_SMS_LENGTH:
             raise InvalidInput(
                 f"A message has at most {MAX_SMS_LENGTH} characters with its opt-out line.",
@@ -272,10 +349,10 @@ def message_send(
         subject=subject,
         body=body,
         marketing=marketing,
-        template_key=template_key,
-        idempotency_key=idempotency_key or None,
+        template_key=item.template_key,
+        idempotency_key=item.idempotency_key or None,
     )
-    message.set_actor(actor)
+    message.set_actor(item.actor)
     channels = selectors.channel_settings(merchant)
     if marketing and selectors.is_suppressed(merchant, channel, address, contact):
         message.status = MessageStatus.SUPPRESSED
@@ -283,22 +360,19 @@ def message_send(
         message.send_after = channels.quiet_until(timezone.now(), merchant.zone)
         if channel == Channel.EMAIL:
             link = unsubscribe_url(merchant, channel, address)
-            with translation.override(language or merchant.language or "en"):
+            with translation.override(item.language or merchant.language or "en"):
                 message.body += "\n\n" + _("Unsubscribe: %(link)s") % {"link": link}
-    try:
-        # A savepoint: when a concurrent call with the same key wins, its row is the answer.
-        with transaction.atomic():
-            insert_row(message)
-    except IntegrityError:
-        if idempotency_key:
-            return Message.objects.get(merchant=merchant, idempotency_key=idempotency_key)
-        raise
+    return message
+
+
+def _queued(message: Message) -> None:
+    """What follows a message's row: its timeline event, and its delivery unless it was
+    suppressed."""
     if message.status == MessageStatus.SUPPRESSED:
         events.message_suppressed(message=message)
-        return message
+        return
     events.message_queued(message=message)
     _deliver_after_commit(message)
-    return message
 
 
 @transaction.atomic

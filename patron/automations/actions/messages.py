@@ -4,6 +4,7 @@ The body may use merge fields such as {first_name}, {merchant} or {coupon_code} 
 an earlier step issued). A saved message template may be used instead of a body.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.urls import reverse
@@ -31,9 +32,9 @@ class SendMessage(Action):
 
         if not self.has_address(ctx):
             # A contact without a phone (or email) is not a failure of the workflow.
-            return Outcome(_("Skipped: the contact has no address for this message"))
+            return _skipped()
         config = ctx.config
-        if config.get("template_key", "").strip() and not config.get("body", "").strip():
+        if _uses_template(config):
             message = services.message_send_template(
                 merchant=ctx.merchant,
                 channel=self.channel,
@@ -57,8 +58,51 @@ class SendMessage(Action):
             )
         return Outcome(self.sent_summary(), data={"message_id": str(message.pk)})
 
+    def run_batch(self, contexts: Sequence[StepContext]) -> list[Outcome]:
+        """Messages written in the step go out together (`messages_send`); a template's
+        are rendered one by one (`run`)."""
+        from patron.messaging import services
+
+        if any(_uses_template(ctx.config) for ctx in contexts):
+            return super().run_batch(contexts)
+        sendable = [ctx for ctx in contexts if self.has_address(ctx)]
+        sent = (
+            services.messages_send(
+                merchant=sendable[0].merchant,
+                messages=[
+                    services.NewMessage(
+                        channel=self.channel,
+                        actor=ctx.actor,
+                        body=ctx.merge(ctx.config.get("body", "")),
+                        subject=ctx.merge(ctx.config.get("subject", "")),
+                        contact=ctx.contact,
+                        marketing=bool(ctx.config.get("marketing")),
+                        idempotency_key=ctx.idempotency_key,
+                    )
+                    for ctx in sendable
+                ],
+            )
+            if sendable
+            else []
+        )
+        messages = {id(ctx): message for ctx, message in zip(sendable, sent, strict=True)}
+        return [
+            Outcome(self.sent_summary(), data={"message_id": str(messages[id(ctx)].pk)})
+            if id(ctx) in messages
+            else _skipped()
+            for ctx in contexts
+        ]
+
     def sent_summary(self) -> str:
         raise NotImplementedError
+
+
+def _skipped() -> Outcome:
+    return Outcome(_("Skipped: the contact has no address for this message"))
+
+
+def _uses_template(config: dict[str, Any]) -> bool:
+    return bool(config.get("template_key", "").strip() and not config.get("body", "").strip())
 
 
 class SendSms(SendMessage):

@@ -79,6 +79,78 @@ def test_same_idempotency_key_returns_the_first_message_and_sends_nothing_new(
     assert Message.objects.count() == 1
 
 
+def test_a_batch_of_messages_is_what_one_at_a_time_gives_in_one_write(
+    trio, in_merchant, mark, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.suppression_add(
+        merchant=trio.merchant,
+        channel="sms",
+        address="+84901234567",
+        contact=mark,
+        source="stop_reply",
+        actor=trio.actor,
+    )
+    others = [ContactFactory(merchant=trio.merchant, phone=f"+8490111222{n}") for n in range(2)]
+    batch = [
+        services.NewMessage(channel="sms", actor=trio.actor, body="Hi", contact=mark),
+        services.NewMessage(
+            channel="sms", actor=trio.actor, body="Sale", contact=mark, marketing=True
+        ),
+        *[
+            services.NewMessage(
+                channel="sms", actor=trio.actor, body="Hi", contact=contact, idempotency_key=key
+            )
+            for contact, key in zip(others, ("k1", "k2"), strict=True)
+        ],
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        with CaptureQueriesContext(connection) as queries:
+            sent = services.messages_send(merchant=trio.merchant, messages=batch)
+        assert (
+            len(
+                [
+                    q
+                    for q in queries.captured_queries
+                    if 'INSERT INTO "messaging_message"' in q["sql"]
+                ]
+            )
+            == 1
+        )
+    for message in sent:
+        message.refresh_from_db()
+    assert [m.status for m in sent] == [
+        MessageStatus.DELIVERED,
+        MessageStatus.SUPPRESSED,
+        MessageStatus.DELIVERED,
+        MessageStatus.DELIVERED,
+    ]
+    assert sent[1].body == services.with_sms_opt_out("Sale", trio.merchant.language)
+    assert activity_types(mark) == [
+        "marketing_opted_out",
+        "message_queued",
+        "message_suppressed",
+        "message_sent",
+    ]
+    # Again with the keys (and one key twice): the messages written answer, none is new.
+    again = services.messages_send(merchant=trio.merchant, messages=[batch[3], batch[2], batch[3]])
+    assert [m.pk for m in again] == [sent[3].pk, sent[2].pk, sent[3].pk]
+    assert Message.objects.count() == 4
+    # One message refused refuses the batch.
+    nobody = ContactFactory(merchant=trio.merchant, phone="")
+    with pytest.raises(InvalidInput):
+        services.messages_send(
+            merchant=trio.merchant,
+            messages=[
+                services.NewMessage(channel="sms", actor=trio.actor, body="Hi", contact=mark),
+                services.NewMessage(channel="sms", actor=trio.actor, body="Hi", contact=nobody),
+            ],
+        )
+    assert Message.objects.count() == 4
+
+
 def test_idempotency_keys_are_per_merchant(trio, mark):
     other_contact = ContactFactory(merchant=trio.other_merchant)
     with scope(merchant=trio.merchant):
