@@ -196,15 +196,16 @@ def seconds_to_next_due(now: datetime.datetime | None = None) -> float | None:
     return max((next_due - now).total_seconds(), 0.0)
 
 
-def _lock_if_mine(run_id: int, worker: str) -> StepRun | None:
+def _lock_if_mine(run_id: int, worker: str, merchant: Merchant) -> StepRun | None:
     """Lock the enrollment, then the run (always in that order), if the lease is still ours."""
-    runs = _lock_mine([run_id], worker)
+    runs = _lock_mine([run_id], worker, merchant)
     return runs[0] if runs else None
 
 
-def _lock_mine(run_ids: list[int], worker: str) -> list[StepRun]:
+def _lock_mine(run_ids: list[int], worker: str, merchant: Merchant) -> list[StepRun]:
     """Lock the runs' enrollments (in primary-key order), then those of the runs whose lease
-    is still ours; return the latter with what running them reads.
+    is still ours; return the latter with what running them reads, `merchant` (whose runs
+    they are) as their enrollments' merchant.
 
     Enrollment before run is the order `enrollment_cancel` takes them in, so the two never
     wait on each other in a cycle.
@@ -225,16 +226,18 @@ def _lock_mine(run_ids: list[int], worker: str) -> list[StepRun]:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        return list(
+        runs = list(
             StepRun.objects.select_for_update(of=("self",))
             .filter(pk__in=run_ids, lease_owner=worker, status=RunStatus.RUNNING)
-            .select_related(
-                "enrollment__workflow", "enrollment__contact", "enrollment__merchant", "step"
-            )
+            # Not the merchant: the caller has it (and sets it on each enrollment).
+            .select_related("enrollment__workflow", "enrollment__contact", "step")
             # Contact order: two workers whose steps lock the same members (points) take
             # those locks in the same order, so they do not deadlock.
             .order_by("enrollment__contact_id", "pk")
         )
+    for run in runs:
+        run.enrollment.merchant = merchant
+    return runs
 
 
 # Running ---------------------------------------------------------------------------------
@@ -307,10 +310,10 @@ def execute(*, run_id: int, worker: str) -> None:
         return
     with scope(merchant=merchant), translation.override(merchant.language or "en"):
         try:
-            _execute(run_id, worker)
+            _execute(run_id, worker, merchant)
         except Exception as error:
             log.warning("Step run %s failed: %s", run_id, error)
-            _fail(run_id, worker, error)
+            _fail(run_id, worker, merchant, error)
 
 
 class _Writes:
@@ -382,8 +385,7 @@ def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoint
     ):
         writes = _Writes()
         by_action: dict[str, list[StepRun]] = {}
-        for run in _lock_mine(run_ids, worker):
-            run.enrollment.merchant = merchant
+        for run in _lock_mine(run_ids, worker, merchant):
             if not _ended(run):
                 assert run.step is not None
                 by_action.setdefault(run.step.action_type, []).append(run)
@@ -429,7 +431,7 @@ def _context(run: StepRun) -> StepContext:
     )
 
 
-def _execute(run_id: int, worker: str) -> None:
+def _execute(run_id: int, worker: str, merchant: Merchant) -> None:
     peek = (
         StepRun.objects.filter(pk=run_id, lease_owner=worker, status=RunStatus.RUNNING)
         .select_related("step")
@@ -442,18 +444,18 @@ def _execute(run_id: int, worker: str) -> None:
         # Calls out of our database happen before the transaction; the idempotency key
         # they carry makes a repeat after a crash harmless to the receiver.
         with transaction.atomic():
-            run = _lock_if_mine(run_id, worker)
+            run = _lock_if_mine(run_id, worker, merchant)
             if run is None or _ended(run):
                 return
             ctx = _context(run)
         outcome = action.run(ctx)
         with transaction.atomic():
-            run = _lock_if_mine(run_id, worker)
+            run = _lock_if_mine(run_id, worker, merchant)
             if run is not None and not _ended(run):
                 _succeed_now(run, outcome)
         return
     with transaction.atomic():
-        run = _lock_if_mine(run_id, worker)
+        run = _lock_if_mine(run_id, worker, merchant)
         if run is None or _ended(run):
             return
         assert action is not None
@@ -526,9 +528,9 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
 
-def _fail(run_id: int, worker: str, error: BaseException) -> None:
+def _fail(run_id: int, worker: str, merchant: Merchant, error: BaseException) -> None:
     with transaction.atomic():
-        run = _lock_if_mine(run_id, worker)
+        run = _lock_if_mine(run_id, worker, merchant)
         if run is None:
             return
         _fail_locked(run, error)

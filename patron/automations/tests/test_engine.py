@@ -18,6 +18,7 @@ from patron.automations.tests.factories import ACTOR, make_workflow
 from patron.contacts.models import ActivityEvent
 from patron.factories import ContactFactory
 from patron.loyalty.tests.factories import MemberFactory
+from patron.tenants.models import Merchant
 
 
 def run_all(worker: str = "test-worker") -> int:
@@ -205,9 +206,9 @@ def test_a_chunk_locks_its_rows_by_primary_key_alone(trio, monkeypatch):
     lock_mine = engine._lock_mine
     seen: list[str] = []
 
-    def watched(run_ids: list[int], worker: str) -> list[StepRun]:
+    def watched(run_ids: list[int], worker: str, merchant: Merchant) -> list[StepRun]:
         with CaptureQueriesContext(connection) as queries:
-            runs = lock_mine(run_ids, worker)
+            runs = lock_mine(run_ids, worker, merchant)
         seen.extend(q["sql"] for q in queries.captured_queries)
         return runs
 
@@ -269,7 +270,6 @@ def test_an_error_swallowed_without_savepoints_stops_the_commit(trio):
     from django.db import IntegrityError, connections, transaction
 
     from patron.lib.sql import StatementFailed, savepoints_off
-    from patron.tenants.models import Merchant
 
     with pytest.raises(StatementFailed), transaction.atomic(), savepoints_off():
         try:
