@@ -272,7 +272,8 @@ def run_due_steps(
 
 
 def execute_batch(*, run_ids: list[int], worker: str) -> int:
-    """Run claimed runs: by merchant, in chunks of one transaction each; return how many."""
+    """Run claimed runs: by merchant, in chunks of one transaction each; return how many
+    ran, with those run through after them."""
     with scopes_disabled():
         rows = list(
             StepRun.objects.filter(pk__in=run_ids).values_list(
@@ -282,6 +283,7 @@ def execute_batch(*, run_ids: list[int], worker: str) -> int:
         merchants = Merchant.objects.in_bulk({merchant_id for _, merchant_id, _ in rows})
     by_merchant: dict[int, list[int]] = {}
     apart: list[int] = []
+    ran = 0
     for run_id, merchant_id, action_type in rows:
         action = actions.ACTIONS.get(action_type or "")
         if action is not None and not action.in_transaction:
@@ -294,10 +296,11 @@ def execute_batch(*, run_ids: list[int], worker: str) -> int:
             continue
         with scope(merchant=merchant), translation.override(merchant.language or "en"):
             for start in range(0, len(ids), CHUNK_SIZE):
-                _run_chunk(ids[start : start + CHUNK_SIZE], worker, merchant)
+                # With the runs run through after them (_run_through).
+                ran += _run_chunk(ids[start : start + CHUNK_SIZE], worker, merchant)
     for run_id in apart:
         execute(run_id=run_id, worker=worker)
-    return len(rows)
+    return ran + len(apart)
 
 
 def execute(*, run_id: int, worker: str) -> None:
@@ -343,7 +346,7 @@ class _Writes:
         )
 
 
-def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:
+def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> int:
     """Run steps in one transaction: first all together without savepoints, then, if any
     of them raised, again with a savepoint each, then one by one.
 
@@ -357,23 +360,25 @@ def _run_chunk(run_ids: list[int], worker: str, merchant: Merchant) -> None:
     bad row does not hold the others back.
     """
     try:
-        _run_steps(run_ids, worker, merchant, savepoints=False)
-        return
+        return _run_steps(run_ids, worker, merchant, savepoints=False)
     except Exception as error:
         log.info("A chunk of %s step runs is run again step by step (%s)", len(run_ids), error)
     try:
-        _run_steps(run_ids, worker, merchant, savepoints=True)
+        return _run_steps(run_ids, worker, merchant, savepoints=True)
     except Exception as error:
         log.warning(
             "A chunk of %s step runs failed (%s); running them one by one", len(run_ids), error
         )
         for run_id in run_ids:
             execute(run_id=run_id, worker=worker)
+    return len(run_ids)
 
 
-def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoints: bool) -> None:
+def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoints: bool) -> int:
     """One transaction for the runs; with `savepoints`, a step that raises is recorded as
-    failed and the others go on, without them, a step that raises ends it all."""
+    failed and the others go on, without them, a step that raises ends it all, and the
+    steps they schedule for now run after them (`_run_through`). Returns how many runs
+    there were."""
     # The chunk's messages go to one delivery task after its commit; its steps read the
     # merchant's program, tiers and channel settings once.
     with (
@@ -384,28 +389,77 @@ def _run_steps(run_ids: list[int], worker: str, merchant: Merchant, *, savepoint
         contextlib.nullcontext() if savepoints else _all_or_nothing(),
     ):
         writes = _Writes()
-        by_action: dict[str, list[StepRun]] = {}
-        for run in _lock_mine(run_ids, worker, merchant):
-            if not _ended(run):
-                assert run.step is not None
-                by_action.setdefault(run.step.action_type, []).append(run)
-        for action_type, runs in by_action.items():
-            action = actions.get(action_type)
-            if not savepoints:
-                # The runs of one action together: it may share their statements.
-                outcomes = action.run_batch([_context(run) for run in runs])
-                for run, outcome in zip(runs, outcomes, strict=True):
-                    _succeed(run, outcome, writes)
-                continue
-            for run in runs:
-                try:
-                    with transaction.atomic():
-                        outcome = action.run(_context(run))
-                        _succeed(run, outcome, writes)
-                except Exception as error:
-                    log.warning("Step run %s failed: %s", run.pk, error)
-                    _fail_locked(run, error)
+        live = [run for run in _lock_mine(run_ids, worker, merchant) if not _ended(run)]
+        ran = len(run_ids)
+        if savepoints:
+            for run in live:
+                _run_alone(run, writes)
+        else:
+            while live:
+                _run_together(live, writes)
+                live = _run_through(writes, worker)
+                ran += len(live)
         writes.save()
+    return ran
+
+
+def _by_action(runs: list[StepRun]) -> dict[str, list[StepRun]]:
+    grouped: dict[str, list[StepRun]] = {}
+    for run in runs:
+        assert run.step is not None
+        grouped.setdefault(run.step.action_type, []).append(run)
+    return grouped
+
+
+def _run_together(runs: list[StepRun], writes: _Writes) -> None:
+    """Run the runs, those of one action together: it may share their statements."""
+    for action_type, group in _by_action(runs).items():
+        outcomes = actions.get(action_type).run_batch([_context(run) for run in group])
+        for run, outcome in zip(group, outcomes, strict=True):
+            _succeed(run, outcome, writes)
+
+
+def _run_alone(run: StepRun, writes: _Writes) -> None:
+    """Run one run in a savepoint: if it raises, it alone is rolled back and failed."""
+    assert run.step is not None
+    try:
+        with transaction.atomic():
+            outcome = actions.get(run.step.action_type).run(_context(run))
+            _succeed(run, outcome, writes)
+    except Exception as error:
+        log.warning("Step run %s failed: %s", run.pk, error)
+        _fail_locked(run, error)
+
+
+def _run_through(writes: _Writes, worker: str) -> list[StepRun]:
+    """The runs that the steps just run scheduled for now, claimed by this worker and
+    written, to run next in the same transaction.
+
+    A wait's run is followed at once by the step after it, and a message after points:
+    each of those would otherwise be written, claimed, locked and written again by a
+    later claim, after the waits falling due behind it. A run due later (a wait), or
+    one that calls out of our database (a webhook), is left to its claim.
+    """
+    now = timezone.now()
+    through = [
+        run
+        for run in writes.new_runs
+        if run.due_at <= now
+        and run.step is not None
+        and actions.get(run.step.action_type).in_transaction
+    ]
+    if not through:
+        return []
+    writes.new_runs = [run for run in writes.new_runs if run not in through]
+    for run in through:
+        run.status = RunStatus.RUNNING
+        run.lease_owner = worker
+        run.lease_until = now + datetime.timedelta(seconds=lease_seconds())
+        run.attempts = 1
+        run.started_at = now
+    # Written now: their primary keys are in the events of their steps.
+    StepRun.objects.bulk_create(through)
+    return through
 
 
 @contextlib.contextmanager

@@ -343,3 +343,80 @@ def test_a_chunk_reads_the_merchants_settings_once(trio):
         for member in members:
             member.refresh_from_db()
             assert member.points_available == 5
+
+
+def test_steps_due_at_once_run_through_in_the_same_claim_and_a_wait_stops_them(trio, monkeypatch):
+    """Points, then a text: one claim runs both; the wait after them is left to its time,
+    and when it fires the step after it runs with it."""
+    claim = engine.claim
+    claimed: list[int] = []
+
+    def counted(**kwargs: Any) -> list[int]:
+        ids = claim(**kwargs)
+        claimed.extend(ids)
+        return ids
+
+    monkeypatch.setattr(engine, "claim", counted)
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        members = [MemberFactory(merchant=merchant) for _ in range(3)]
+    workflow = make_workflow(
+        merchant,
+        [
+            ("give_points", {"amount": 5}),
+            ("send_sms", {"body": "Hi {first_name}"}),
+            ("wait", {"mode": "duration", "amount": 1, "unit": "hours"}),
+            ("add_tag", {"tag": "Later"}),
+        ],
+    )
+    enrollments = enroll(merchant, workflow, [member.contact for member in members])
+    assert (run_all(), len(claimed)) == (6, 3)
+    with scope(merchant=merchant):
+        runs = StepRun.objects.filter(enrollment__in=enrollments)
+        assert sorted(runs.values_list("position", "status", "attempts")) == sorted(
+            [(1, RunStatus.SUCCEEDED, 1), (2, RunStatus.SUCCEEDED, 1), (3, RunStatus.PENDING, 0)]
+            * 3
+        )
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=2)):
+        assert (run_all(), len(claimed)) == (6, 6)
+    with scope(merchant=merchant):
+        for enrollment in enrollments:
+            enrollment.refresh_from_db()
+            assert enrollment.status == EnrollmentStatus.COMPLETED
+            assert enrollment.contact.contact_tags.filter(tag__name="Later").exists()
+        done = ActivityEvent.objects.filter(type="automation_step_completed")
+        assert sorted(int(e.data["run_id"]) for e in done) == sorted(
+            runs.values_list("pk", flat=True)
+        )
+
+
+def test_a_step_run_through_that_fails_is_run_again_on_its_own(trio):
+    """A tag, then points: one contact is no member. The chunk fails as a whole where the
+    points run through, runs again step by step, and only that contact's points fail."""
+    merchant = trio.merchant
+    with scope(merchant=merchant):
+        members = [MemberFactory(merchant=merchant) for _ in range(2)]
+    stranger = ContactFactory(merchant=merchant)
+    workflow = make_workflow(
+        merchant, [("add_tag", {"tag": "Seen"}), ("give_points", {"amount": 5})]
+    )
+    enrollments = enroll(merchant, workflow, [members[0].contact, stranger, members[1].contact])
+    assert run_all() == 6
+    with scope(merchant=merchant):
+        final = [
+            list(
+                StepRun.objects.filter(enrollment=e)
+                .order_by("position")
+                .values_list("status", flat=True)
+            )
+            for e in enrollments
+        ]
+        assert final == [
+            [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED],
+            [RunStatus.SUCCEEDED, RunStatus.FAILED],
+            [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED],
+        ]
+        for member in members:
+            member.refresh_from_db()
+            assert member.points_available == 5
+        assert ActivityEvent.objects.filter(type="tag_added").count() == 3
