@@ -946,7 +946,7 @@ def points_give_to_contacts(
     member who is not active refuses them all. A member named twice earns both at the
     tier it had when the batch began, and its tier is weighed once, after both.
     """
-    _check_give(merchant, 1, None, source)
+    _check_source(source)
     for gift in gifts:
         _check_amount(gift.amount)
     members = _lock_memberships(merchant, [gift.contact for gift in gifts])
@@ -965,10 +965,13 @@ def points_give_to_contacts(
     pending = source == LedgerSource.ORDER and program.pending_days > 0
     activates_at = now + datetime.timedelta(days=program.pending_days) if pending else None
     expires_at = _expiry(program, now)
-    made: dict[Gift, LedgerEntry] = {}
-    for gift in fresh:
+    made: list[tuple[Gift, LedgerEntry]] = []
+    answers: list[LedgerEntry] = []
+    for gift in gifts:
         if gift.idempotency_key and gift.idempotency_key in done:
-            continue  # the same key twice in the batch: the first one is the answer
+            # Written before, or earlier in this batch.
+            answers.append(done[gift.idempotency_key])
+            continue
         member = members[gift.contact.pk]
         multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
         earned = min(math.floor(Decimal(gift.amount) * multiplier), MAX_POINTS)
@@ -991,13 +994,14 @@ def points_give_to_contacts(
             data={},
         )
         entry.set_actor(gift.actor)
-        made[gift] = entry
+        made.append((gift, entry))
+        answers.append(entry)
         if gift.idempotency_key:
             done[gift.idempotency_key] = entry
     update_rows(
         Member, touched, ["points_available", "points_pending", "points_lifetime", "updated_at"]
     )
-    LedgerEntry.objects.bulk_create(made.values())
+    LedgerEntry.objects.bulk_create([entry for _, entry in made])
     PointLot.objects.bulk_create(
         PointLot(
             merchant=merchant,
@@ -1009,14 +1013,14 @@ def points_give_to_contacts(
             activated=not pending,
             expires_at=expires_at,
         )
-        for entry in made.values()
+        for _, entry in made
     )
-    for gift, entry in made.items():
+    for gift, entry in made:
         events.points_earned(member=members[gift.contact.pk], entry=entry, actor=gift.actor)
     actors = {gift.contact.pk: gift.actor for gift in fresh}
     for member in touched:
         _evaluate_tier(program, member, actors[member.contact_id or 0])
-    return [made.get(gift) or done[gift.idempotency_key or ""] for gift in gifts]
+    return answers
 
 
 def _lock_memberships(merchant: Merchant, contacts: Sequence[Contact]) -> dict[int, Member]:
@@ -1047,6 +1051,10 @@ def _check_give(
 ) -> None:
     _check_amount(amount)
     _check_category(merchant, category)
+    _check_source(source)
+
+
+def _check_source(source: str) -> None:
     if source not in LedgerSource.values:
         raise InvalidInput("Unknown source.", field="source")
 

@@ -271,6 +271,13 @@ def test_a_batch_of_gifts_is_all_or_nothing_and_replays_by_key(trio, in_merchant
     for member in members:
         balance_is_ledger(member)
         assert member.points_available == 10
+    # The same gift twice without a key is two gifts.
+    twice = services.Gift(contact=members[0].contact, amount=3, actor=ACTOR)
+    entries = services.points_give_to_contacts(merchant=in_merchant, gifts=[twice, twice])
+    assert len({entry.pk for entry in entries}) == 2
+    assert [entry.balance_after for entry in entries] == [13, 16]
+    balance_is_ledger(members[0])
+    assert members[0].points_available == 16
     members[1].status = MemberStatus.EXCLUDED
     members[1].save()
     with pytest.raises(services.MemberNotActive):
@@ -281,7 +288,7 @@ def test_a_batch_of_gifts_is_all_or_nothing_and_replays_by_key(trio, in_merchant
             ],
         )
     members[0].refresh_from_db()
-    assert members[0].points_available == 10
+    assert members[0].points_available == 16
 
 
 def test_tiers_read_once_for_a_batch_give_the_same_tier(trio, in_merchant):
