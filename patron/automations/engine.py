@@ -442,7 +442,9 @@ def _run_through(writes: _Writes, worker: str) -> list[StepRun]:
     A wait's run is followed at once by the step after it, and a message after points:
     each of those would otherwise be written, claimed, locked and written again by a
     later claim, after the waits falling due behind it. A run due later (a wait), or
-    one that calls out of our database (a webhook), is left to its claim.
+    one that calls out of our database (a webhook), is left to its claim, and so are the
+    runs of a workflow found paused when the chunk read its runs, as a claim would leave
+    them.
     """
     now = timezone.now()
     through = [
@@ -451,10 +453,12 @@ def _run_through(writes: _Writes, worker: str) -> list[StepRun]:
         if run.due_at <= now
         and run.step is not None
         and actions.get(run.step.action_type).in_transaction
+        and run.enrollment.workflow.status != WorkflowStatus.PAUSED
     ]
     if not through:
         return []
-    writes.new_runs = [run for run in writes.new_runs if run not in through]
+    taken = {id(run) for run in through}
+    writes.new_runs = [run for run in writes.new_runs if id(run) not in taken]
     for run in through:
         run.status = RunStatus.RUNNING
         run.lease_owner = worker
