@@ -35,6 +35,18 @@ def send(trio, **kwargs):
     return services.message_send(**(defaults | kwargs))
 
 
+def opt_out(trio, contact):
+    """The contact replied STOP: no more marketing texts to its phone."""
+    services.suppression_add(
+        merchant=trio.merchant,
+        channel="sms",
+        address=str(contact.phone),
+        contact=contact,
+        source="stop_reply",
+        actor=trio.actor,
+    )
+
+
 def activity_types(contact):
     return list(
         ActivityEvent.objects.filter(contact=contact).order_by("pk").values_list("type", flat=True)
@@ -85,14 +97,7 @@ def test_a_batch_of_messages_is_what_one_at_a_time_gives_in_one_write(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    services.suppression_add(
-        merchant=trio.merchant,
-        channel="sms",
-        address="+84901234567",
-        contact=mark,
-        source="stop_reply",
-        actor=trio.actor,
-    )
+    opt_out(trio, mark)
     others = [ContactFactory(merchant=trio.merchant, phone=f"+8490111222{n}") for n in range(2)]
     batch = [
         services.NewMessage(channel="sms", actor=trio.actor, body="Hi", contact=mark),
@@ -193,14 +198,7 @@ def test_email_needs_an_address_and_a_subject(trio, in_merchant):
 def test_marketing_to_an_opted_out_contact_is_recorded_as_suppressed_and_not_sent(
     trio, in_merchant, mark, django_capture_on_commit_callbacks
 ):
-    services.suppression_add(
-        merchant=trio.merchant,
-        channel="sms",
-        address="+84901234567",
-        contact=mark,
-        source="stop_reply",
-        actor=trio.actor,
-    )
+    opt_out(trio, mark)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         message = send(trio, contact=mark, marketing=True, body="20% off this weekend")
     message.refresh_from_db()
@@ -213,14 +211,7 @@ def test_marketing_to_an_opted_out_contact_is_recorded_as_suppressed_and_not_sen
 def test_service_messages_still_reach_an_opted_out_contact(
     trio, in_merchant, mark, django_capture_on_commit_callbacks
 ):
-    services.suppression_add(
-        merchant=trio.merchant,
-        channel="sms",
-        address=str(mark.phone),
-        contact=mark,
-        source="stop_reply",
-        actor=trio.actor,
-    )
+    opt_out(trio, mark)
     with django_capture_on_commit_callbacks(execute=True):
         message = send(trio, contact=mark, body="Your code is 123456")
     message.refresh_from_db()
@@ -229,14 +220,7 @@ def test_service_messages_still_reach_an_opted_out_contact(
 
 def test_opting_out_one_merchant_does_not_silence_another(trio, mark):
     with scope(merchant=trio.merchant):
-        services.suppression_add(
-            merchant=trio.merchant,
-            channel="sms",
-            address=str(mark.phone),
-            contact=mark,
-            source="stop_reply",
-            actor=trio.actor,
-        )
+        opt_out(trio, mark)
     with scope(merchant=trio.other_merchant):
         assert not selectors.is_suppressed(trio.other_merchant, "sms", str(mark.phone))
 
