@@ -225,8 +225,10 @@ def test_500_enrollments_complete_exactly_once_while_workers_are_killed(
         pytest.skip("The crash test needs PostgreSQL (row locks, parallel workers)")
     workflow = setup_workflow(trio.merchant, CRASH_COUNT)
     workers = Workers(worker_env(TASKS_BACKEND="database"), tmp_path, "--no-clock")
+    # Each worker dies about a second after it starts working: the 1,500 steps take a few
+    # seconds of three workers, so a longer life would see them finished first.
     kills = run_until_done(
-        workers, workflow, deadline=time.monotonic() + 900, kill_every=3.0, clock=True
+        workers, workflow, deadline=time.monotonic() + 900, kill_every=1.0, clock=True
     )
     assert kills >= 3, "the workers finished before any was killed"
     assert_each_effect_once(trio.merchant, workflow, CRASH_COUNT)
