@@ -656,6 +656,41 @@ def _entry(
     spend: Decimal | None = None,
     data: dict[str, Any] | None = None,
 ) -> LedgerEntry:
+    # Fixed SQL: this runs for every point given or spent (patron.lib.sql).
+    return insert_row(
+        _new_entry(
+            member,
+            kind=kind,
+            amount=amount,
+            actor=actor,
+            category=category,
+            reason=reason,
+            source=source,
+            reference=reference,
+            counterpart=counterpart,
+            idempotency_key=idempotency_key,
+            spend=spend,
+            data=data,
+        )
+    )
+
+
+def _new_entry(
+    member: Member,
+    *,
+    kind: str,
+    amount: int,
+    actor: Actor,
+    category: PointCategory | None = None,
+    reason: str = "",
+    source: str = LedgerSource.MANUAL,
+    reference: str = "",
+    counterpart: Member | None = None,
+    idempotency_key: str | None = None,
+    spend: Decimal | None = None,
+    data: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """The unsaved ledger row of a change the member's balance already holds."""
     entry = LedgerEntry(
         merchant=member.merchant,
         member=member,
@@ -672,8 +707,7 @@ def _entry(
         data=data or {},
     )
     entry.set_actor(actor)
-    # Fixed SQL: this runs for every point given or spent (patron.lib.sql).
-    return insert_row(entry)
+    return entry
 
 
 def _add(
@@ -973,27 +1007,23 @@ def points_give_to_contacts(
             answers.append(done[gift.idempotency_key])
             continue
         member = members[gift.contact.pk]
-        multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
-        earned = min(math.floor(Decimal(gift.amount) * multiplier), MAX_POINTS)
+        earned = _earned(member, gift.amount)
         if pending:
             member.points_pending += earned
         else:
             member.points_available += earned
         member.points_lifetime += earned
         member.updated_at = now
-        entry = LedgerEntry(
-            merchant=merchant,
-            member=member,
+        entry = _new_entry(
+            member,
             kind=LedgerKind.EARN,
             amount=earned,
-            reason=(gift.reason or "").strip()[:500],
+            actor=gift.actor,
+            reason=(gift.reason or "").strip(),
             source=source,
-            reference=gift.reference[:200],
-            idempotency_key=gift.idempotency_key or "",
-            balance_after=member.points_available + member.points_pending,
-            data={},
+            reference=gift.reference,
+            idempotency_key=gift.idempotency_key,
         )
-        entry.set_actor(gift.actor)
         made.append((gift, entry))
         answers.append(entry)
         if gift.idempotency_key:
@@ -1054,6 +1084,12 @@ def _check_give(
     _check_source(source)
 
 
+def _earned(member: Member, amount: int) -> int:
+    """`amount` times the member's tier multiplier, within the most a ledger row holds."""
+    multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
+    return min(math.floor(Decimal(amount) * multiplier), MAX_POINTS)
+
+
 def _check_source(source: str) -> None:
     if source not in LedgerSource.values:
         raise InvalidInput("Unknown source.", field="source")
@@ -1081,8 +1117,7 @@ def _give(
     now = timezone.now()
     _settle(member, now)
     program = selectors.program(merchant)
-    multiplier = member.tier.earn_multiplier if member.tier else Decimal(1)
-    earned = min(math.floor(Decimal(amount) * multiplier), MAX_POINTS)
+    earned = _earned(member, amount)
     if pending is None:
         pending = source == LedgerSource.ORDER
     activates_at = (
