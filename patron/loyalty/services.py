@@ -641,38 +641,10 @@ def _replay(merchant: Merchant, key: str | None) -> LedgerEntry | None:
     return first_row(LedgerEntry, {"merchant": merchant, "idempotency_key": key})
 
 
-def _entry(
-    member: Member,
-    *,
-    kind: str,
-    amount: int,
-    actor: Actor,
-    category: PointCategory | None = None,
-    reason: str = "",
-    source: str = LedgerSource.MANUAL,
-    reference: str = "",
-    counterpart: Member | None = None,
-    idempotency_key: str | None = None,
-    spend: Decimal | None = None,
-    data: dict[str, Any] | None = None,
-) -> LedgerEntry:
-    # Fixed SQL: this runs for every point given or spent (patron.lib.sql).
-    return insert_row(
-        _new_entry(
-            member,
-            kind=kind,
-            amount=amount,
-            actor=actor,
-            category=category,
-            reason=reason,
-            source=source,
-            reference=reference,
-            counterpart=counterpart,
-            idempotency_key=idempotency_key,
-            spend=spend,
-            data=data,
-        )
-    )
+def _entry(member: Member, **fields: Any) -> LedgerEntry:
+    """`_new_entry`, written. Fixed SQL: this runs for every point given or spent
+    (patron.lib.sql)."""
+    return insert_row(_new_entry(member, **fields))
 
 
 def _new_entry(
