@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, ExpressionWrapper, F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
 from patron.audit.services import audit_entry, audit_record, audit_record_many, snapshot
 from patron.contacts import events
@@ -321,6 +322,9 @@ class ImportedContact:
     keys: list[str]
     known_ids: list[int] = field(default_factory=list)
     external_ids: dict[str, str] = field(default_factory=dict)
+    # values["phone"] as parse_phone_number gave it, which a new contact takes as it is
+    # (parsing the text again would cost more than the rest of the row's checks).
+    phone_number: PhoneNumber | None = None
 
 
 @dataclass
@@ -408,7 +412,7 @@ class _Import:
             last_name=_clean_name(values.get("last_name"), "last_name"),
             email=_clean_email(values.get("email")),
             birthday=values.get("birthday"),
-            phone=values.get("phone") or None,
+            phone=row.phone_number or values.get("phone") or None,
             source=ContactSource.IMPORT,
             external_ids=row.external_ids,
         )

@@ -41,7 +41,7 @@ from patron.integrations.models import ImportBatch, ImportRow, ImportStatus, Row
 from patron.lib.actors import Actor
 from patron.lib.bulk import bulk_insert
 from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
-from patron.lib.phones import InvalidPhone, parse_phone
+from patron.lib.phones import CheckedPhoneNumber, InvalidPhone, parse_phone_number
 from patron.tenants.models import Merchant
 
 BATCH_SIZE = 500
@@ -313,9 +313,9 @@ def _parse_points(text: str) -> int:
     return points
 
 
-def _parse_phone(text: str, country: str) -> str:
+def _parse_phone(text: str, country: str) -> CheckedPhoneNumber:
     try:
-        return parse_phone(text, country)
+        return parse_phone_number(text, country)
     except InvalidPhone as exc:
         raise RowError(f"Bad phone number {text!r}.", exc.code, value=text) from exc
 
@@ -421,6 +421,10 @@ def _outcomes(
             )
             continue
         external_id = values.get("external_id")
+        # Parsed once: the row carries the number's E.164 text, a new contact the number.
+        phone_number = values.get("phone")
+        if phone_number:
+            values["phone"] = phone_number.as_e164
         phone = values.get("phone") or ""
         key = f"ext:{external_id}" if external_id else f"phone:{phone}"
         keys = [key, f"phone:{phone}"] if phone and external_id else [key]
@@ -429,6 +433,7 @@ def _outcomes(
             values=values,
             keys=keys,
             external_ids={EXTERNAL_ID_KEY: external_id} if external_id else {},
+            phone_number=phone_number,
         )
         parsed.append((row, key, values))
     known = _known(merchant, {v["external_id"] for _r, _k, v in parsed if v.get("external_id")})
