@@ -127,6 +127,14 @@ def tier_for_value(merchant: Merchant, value: int) -> Tier | None:
     )
 
 
+def share_settings(merchant: Merchant) -> None:
+    """Read the program and the tiers into the enclosing `shared_reads` block now: a
+    caller about to lock a member has the points change under the lock weigh the tier
+    without a statement."""
+    program(merchant)
+    tier_for_value(merchant, 0)
+
+
 def tier_qualifying_value(
     merchant: Merchant,
     member: Member,

@@ -725,9 +725,16 @@ def _add(
 
 
 def _take(
-    member: Member, *, amount: int, kind: str, actor: Actor, **entry_fields: Any
+    member: Member,
+    *,
+    amount: int,
+    kind: str,
+    actor: Actor,
+    lots: list[PointLot] | None = None,
+    **entry_fields: Any,
 ) -> tuple[LedgerEntry, list[tuple[int, datetime.datetime | None]]]:
-    """Take available points from a locked member, soonest-expiring lots first.
+    """Take available points from a locked member, soonest-expiring lots first; `lots`
+    are its available lots with points left, when the caller has read them (`_spend_lots`).
 
     Returns the row and the pieces consumed (size, expiry), so a transfer can hand the
     same expiries to the other side.
@@ -744,11 +751,17 @@ def _take(
     # Fixed SQL (patron.lib.sql): a claim holds the member's lock while this runs. Every
     # lot that can be spent is locked, as the ORM's iteration would; soonest expiry first,
     # lots that never expire last.
-    lots = rows(
-        PointLot,
-        {"merchant": member.merchant_id, "member": member, "activated": True, "remaining__gt": 0},
-        lock=True,
-    )
+    if lots is None:
+        lots = rows(
+            PointLot,
+            {
+                "merchant": member.merchant_id,
+                "member": member,
+                "activated": True,
+                "remaining__gt": 0,
+            },
+            lock=True,
+        )
     lots.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.pk))
     used_lots = []
     for lot in lots:
@@ -786,6 +799,21 @@ def _settle_lots(
     )
 
 
+def _spend_lots(member: Member, now: datetime.datetime) -> list[PointLot]:
+    """One locked read of the lots a spend may change: the due pending ones, which
+    `_settle` makes available, and every available one with points left (`_settle`
+    writes off the expired among them, `_take` spends from the rest)."""
+    return rows(
+        PointLot,
+        {"merchant": member.merchant_id, "member": member},
+        any_of=[
+            {"activated": False, "activates_at__lte": now},
+            {"activated": True, "remaining__gt": 0},
+        ],
+        lock=True,
+    )
+
+
 def _settle_many(merchant: Merchant, members: Sequence[Member], now: datetime.datetime) -> None:
     """`_settle` for each of the (locked) members, their lots read by one statement."""
     lots: dict[int, list[PointLot]] = {member.pk: [] for member in members}
@@ -803,7 +831,8 @@ def _settle(
     lots: list[PointLot] | None = None,
 ) -> None:
     """Make due pending lots available and write off expired ones (member locked); `lots`
-    are those `_settle_lots` read for it, when the caller read them for many members."""
+    are those `_settle_lots` (or `_spend_lots`) read for it, when the caller has read
+    them. The lots passed are changed in place as their rows are."""
     # A due lot may also have expired; it is written off once activated.
     if lots is None:
         lots = _settle_lots(member.merchant_id, [member], now)
@@ -826,6 +855,8 @@ def _settle(
     if expired:
         total = sum(lot.remaining for lot in expired)
         PointLot.objects.filter(pk__in=[lot.pk for lot in expired]).update(remaining=0)
+        for lot in expired:
+            lot.remaining = 0
         member.points_available -= total
         member.save(update_fields=["points_available"])
         entry = _entry(
@@ -1295,7 +1326,10 @@ def points_redeem_locked(
 
     A claim holds the lock while it writes, so every statement there delays the other
     claims of the member: this one skips a second lock and a savepoint (any error still
-    rolls back with the caller's transaction, which must not go on after it)."""
+    rolls back with the caller's transaction, which must not go on after it), and leaves
+    replays to the caller: no ledger row may hold `idempotency_key` yet (a claim has
+    looked its own record of the key up). One that did would be refused, not repeated:
+    the ledger holds a key once."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("points_redeem_locked must run inside the caller's transaction")
     _check_amount(amount)
@@ -1308,6 +1342,7 @@ def points_redeem_locked(
         source=source,
         reference=reference,
         idempotency_key=idempotency_key,
+        key_is_new=True,
     )
 
 
@@ -1321,17 +1356,24 @@ def _redeem(
     source: str,
     reference: str,
     idempotency_key: str | None,
+    key_is_new: bool = False,
 ) -> LedgerEntry:
-    previous = _replay(merchant, idempotency_key)
-    if previous is not None:
-        return previous
+    """Spend from a locked member; `key_is_new` when the caller has made sure that no
+    row holds the idempotency key yet."""
+    if not key_is_new:
+        previous = _replay(merchant, idempotency_key)
+        if previous is not None:
+            return previous
     _require_active(member)
-    _settle(member, timezone.now())
+    now = timezone.now()
+    lots = _spend_lots(member, now)
+    _settle(member, now, lots=lots)
     entry, _ = _take(
         member,
         amount=amount,
         kind=LedgerKind.REDEEM,
         actor=actor,
+        lots=[lot for lot in lots if lot.remaining > 0],
         reason=(reason or "").strip(),
         source=source,
         reference=reference,

@@ -19,7 +19,9 @@ from patron.coupons import services as coupon_services
 from patron.coupons.models import AppliesTo, CouponType, EarningMethod
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.memo import shared_reads
 from patron.lib.sql import first_row, insert_row
+from patron.loyalty import selectors as loyalty_selectors
 from patron.loyalty import services as loyalty_services
 from patron.loyalty.models import LedgerSource, Member
 from patron.rewards import events, selectors
@@ -186,26 +188,55 @@ def reward_claim(
 
     The member's lock orders the claims of one member, and every claim of that member
     waits for it until the holder commits, so the lock is taken as late as it can be:
-    the checks and the coupon (rows of their own, which no other claim touches) come
-    first, and only the points, the stock and the redemption row are written under it.
+    the checks, the coupon (rows of their own, which no other claim touches) and the
+    reads of the program and tiers come first, and only the points, the stock and the
+    redemption row are written under it.
     """
-    if idempotency_key:
-        first = _claimed(merchant, idempotency_key)
-        if first is not None:
-            return first
-    _on_offer(merchant, reward)
-    coupon = None
-    if reward.kind != RewardKind.CUSTOM:
-        # A retry with the same key that runs at the same moment waits on the coupon's
-        # own key, then finds the first claim's coupon and, below, its redemption.
-        coupon = _issue_coupon(
-            merchant=merchant, member=member, reward=reward, actor=actor, key=idempotency_key
+    with shared_reads():
+        if idempotency_key:
+            first = _claimed(merchant, idempotency_key)
+            if first is not None:
+                return first
+        _on_offer(merchant, reward)
+        coupon = None
+        if reward.kind != RewardKind.CUSTOM:
+            # A retry with the same key that runs at the same moment waits on the coupon's
+            # own key until this claim ends, then finds its coupon and, below, its
+            # redemption.
+            coupon = _issue_coupon(
+                merchant=merchant, member=member, reward=reward, actor=actor, key=idempotency_key
+            )
+            if idempotency_key:
+                first = _claimed(merchant, idempotency_key)
+                if first is not None:
+                    return first
+        loyalty_selectors.share_settings(merchant)
+        member = loyalty_services.member_lock(merchant=merchant, member=member)
+        if idempotency_key and coupon is None:
+            # Without a coupon, the member's lock is what orders two claims of one key.
+            first = _claimed(merchant, idempotency_key)
+            if first is not None:
+                return first
+        return _claim_locked(
+            merchant=merchant,
+            member=member,
+            reward=reward,
+            coupon=coupon,
+            actor=actor,
+            idempotency_key=idempotency_key,
         )
-    member = loyalty_services.member_lock(merchant=merchant, member=member)
-    if idempotency_key:
-        first = _claimed(merchant, idempotency_key)
-        if first is not None:
-            return first
+
+
+def _claim_locked(
+    *,
+    merchant: Merchant,
+    member: Member,
+    reward: Reward,
+    coupon: Any,
+    actor: Actor,
+    idempotency_key: str | None,
+) -> Redemption:
+    """The claim's writes under the member's lock: points, stock, redemption."""
     if coupon is not None:
         contact = member.linked_contact
         if contact is None or contact.pk != coupon.contact_id:

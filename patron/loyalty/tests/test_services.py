@@ -361,6 +361,38 @@ def test_spending_consumes_soonest_expiring_lots_first(trio, in_merchant):
     balance_is_ledger(member)
 
 
+def test_a_spend_settles_the_lots_the_periodic_tasks_have_not_reached_yet(trio, in_merchant):
+    # An expired lot not yet written off and a pending lot now due: the spend writes the
+    # first off and takes from the second, never from the expired points.
+    program(
+        in_merchant, expiry_policy=ExpiryPolicy.AFTER_DAYS, expiry_days=10, pending_days=5,
+        earn_per_currency_unit=Decimal("0.001"),
+    )  # fmt: skip
+    member = MemberFactory(merchant=in_merchant)
+    services.points_give(merchant=in_merchant, member=member, amount=70, actor=ACTOR)
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=8)):
+        services.points_earn_for_order(
+            merchant=in_merchant,
+            member=member,
+            order_total=Decimal("40000"),
+            reference="order-1",
+            actor=ACTOR,
+        )
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=14)):
+        with pytest.raises(services.InsufficientPoints):
+            services.points_redeem_manual(
+                merchant=in_merchant, member=member, amount=41, note="x", actor=ACTOR
+            )
+        services.points_redeem_manual(
+            merchant=in_merchant, member=member, amount=25, note="coffee", actor=ACTOR
+        )
+    member.refresh_from_db()
+    assert (member.points_available, member.points_pending) == (15, 0)
+    kinds = LedgerEntry.objects.filter(member=member).order_by("pk").values_list("kind", "amount")
+    assert list(kinds)[-2:] == [(LedgerKind.EXPIRE, -70), (LedgerKind.REDEEM, -25)]
+    balance_is_ledger(member)
+
+
 def test_expired_lots_are_written_off_by_the_periodic_task(trio, in_merchant):
     program(in_merchant, expiry_policy=ExpiryPolicy.AFTER_DAYS, expiry_days=30)
     member = MemberFactory(merchant=in_merchant)
