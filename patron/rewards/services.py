@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from patron.audit.services import audit_record, snapshot
 from patron.coupons import services as coupon_services
-from patron.coupons.models import AppliesTo, CouponType, EarningMethod
+from patron.coupons.models import AppliesTo, Coupon, CouponType, EarningMethod
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
 from patron.lib.memo import shared_reads
@@ -140,7 +140,7 @@ def _on_offer(merchant: Merchant, reward: Reward) -> None:
 
 def _issue_coupon(
     *, merchant: Merchant, member: Member, reward: Reward, actor: Actor, key: str | None
-) -> Any:
+) -> Coupon:
     contact = member.linked_contact
     if contact is None:
         raise MemberHasNoContact()
@@ -232,7 +232,7 @@ def _claim_locked(
     merchant: Merchant,
     member: Member,
     reward: Reward,
-    coupon: Any,
+    coupon: Coupon | None,
     actor: Actor,
     idempotency_key: str | None,
 ) -> Redemption:
