@@ -114,6 +114,9 @@ DATABASES = {
 }
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for SQLite's one write lock instead of sleeping for it
+    # (patron/lib/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "patron.lib.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
         # on busy_timeout instead of one failing with "database is locked" at its first
