@@ -25,6 +25,7 @@ from patron.automations.models import (
 from patron.contacts.models import ActivityEvent, Contact
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.sql import any_row
 from patron.tenants.models import Merchant
 
 MAX_STEPS = 50
@@ -257,7 +258,10 @@ def step_remove(*, merchant: Merchant, step: WorkflowStep, actor: Actor) -> None
 
 def _may_enter(workflow: Workflow, contact: Contact, trigger_key: str) -> bool:
     entered = Enrollment.objects.filter(workflow=workflow, contact=contact)
-    if trigger_key and entered.filter(trigger_key=trigger_key).exists():
+    # Fixed SQL, which says the key is not empty, as the occasion's unique index does
+    # (lib.sql.unique_when_not_empty): a prepared plan can then use that index.
+    occasion = {"merchant": workflow.merchant_id, "workflow": workflow, "contact": contact}
+    if trigger_key and any_row(Enrollment, {**occasion, "trigger_key": trigger_key}):
         return False
     if workflow.reentry == ReEntry.ONCE:
         return not entered.exists()

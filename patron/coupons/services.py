@@ -301,7 +301,7 @@ def _issue(
         except IntegrityError:
             if key:
                 # The same request, retried at the same moment, won the race.
-                first = Coupon.objects.filter(merchant=merchant, idempotency_key=key).first()
+                first = first_row(Coupon, {"merchant": merchant, "idempotency_key": key})
                 if first is not None:
                     return _reload(merchant, first.pk)
             coupon.pk = None
@@ -648,7 +648,7 @@ def _refuse(reason: str) -> Exception:
 def _replayed(merchant: Merchant, key: str, coupon: Coupon, type: CouponEventType) -> Coupon | None:
     if not key:
         return None
-    first = CouponEvent.objects.filter(merchant=merchant, idempotency_key=key).first()
+    first = first_row(CouponEvent, {"merchant": merchant, "idempotency_key": key})
     if first is None:
         return None
     if first.coupon_id != coupon.pk or first.type != type:
@@ -881,7 +881,7 @@ def coupon_regenerate(
     """
     key = _clean_key(idempotency_key)
     if key:
-        first = Coupon.objects.filter(merchant=merchant, idempotency_key=key).first()
+        first = first_row(Coupon, {"merchant": merchant, "idempotency_key": key})
         if first is not None:
             if first.regenerated_from_id != coupon.pk:
                 raise IdempotencyKeyReused(field="idempotency_key")

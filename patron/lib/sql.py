@@ -40,6 +40,8 @@ def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) ->
         if not values:
             return False
         clauses.append(f"{name} IN ({', '.join(['%s'] * len(values))})")
+        if column in unique_when_not_empty(model):
+            clauses.append(f"{name} <> ''")
         # A model instance stands for its key; a choice for its stored value (the driver
         # would otherwise send an enum member's name).
         params.extend(_plain(v) for v in values)
@@ -278,7 +280,33 @@ def _clauses(model: type[models.Model], shape: tuple[tuple[str, Any], ...]) -> l
             clauses.append(f"{column} IN ({', '.join(['%s'] * detail)})")
         else:
             clauses.append(f"{column} {_OPERATORS[lookup or 'exact']} %s")
+        if name in unique_when_not_empty(model) and lookup in ("", "exact"):
+            clauses.append(f"{column} <> ''")
     return clauses
+
+
+@functools.cache
+def unique_when_not_empty(model: type[models.Model]) -> frozenset[str]:
+    """The fields of `model` whose unique index holds only the rows where they are not
+    empty (`UniqueConstraint(..., condition=~Q(field=""))`: idempotency keys).
+
+    A lookup by such a field repeats that condition. A plan made for a value the planner
+    knows can use the partial index, because a value that is not empty implies the
+    index's condition; a prepared statement's plan, made once for any value, can only
+    when the query says so itself (otherwise it scans).
+    """
+    found = set()
+    for constraint in model._meta.constraints:
+        condition = getattr(constraint, "condition", None)
+        if (
+            isinstance(constraint, models.UniqueConstraint)
+            and isinstance(condition, models.Q)
+            and condition.negated
+            and len(condition.children) == 1
+            and condition.children[0] in {(name, "") for name in constraint.fields}
+        ):
+            found.add(condition.children[0][0])
+    return frozenset(found)
 
 
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:

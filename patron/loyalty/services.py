@@ -29,7 +29,8 @@ from patron.contacts.models import Contact, ContactSource
 from patron.contacts.privacy import phone_was_erased
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
-from patron.lib.sql import first_row, insert_row, rows, update_rows
+from patron.lib.keys import derived_key
+from patron.lib.sql import any_row, first_row, insert_row, rows, update_rows
 from patron.loyalty import events, selectors
 from patron.loyalty.models import (
     DowngradePolicy,
@@ -1244,9 +1245,12 @@ def points_transfer(
     source, target = _lock_pair(merchant, source, target)
     previous = _replay(merchant, idempotency_key)
     if previous is not None:
-        incoming = LedgerEntry.objects.get(
-            merchant=merchant, idempotency_key=f"{idempotency_key}:in"
+        assert idempotency_key  # a replay is found by its key
+        incoming = first_row(
+            LedgerEntry,
+            {"merchant": merchant, "idempotency_key": derived_key(idempotency_key, suffix=":in")},
         )
+        assert incoming is not None  # written with the outgoing row it answers
         return previous, incoming
     if source.status == MemberStatus.EXCLUDED:
         _require_active(source)
@@ -1272,7 +1276,7 @@ def points_transfer(
         pieces=pieces,
         reason=reason,
         counterpart=source,
-        idempotency_key=f"{idempotency_key}:in" if idempotency_key else None,
+        idempotency_key=derived_key(idempotency_key, suffix=":in") if idempotency_key else None,
     )
     events.points_transferred(member=source, entry=outgoing, other=target, actor=actor)
     events.points_transferred(member=target, entry=incoming, other=source, actor=actor)
@@ -1564,7 +1568,7 @@ def birthday_bonuses_give(*, merchant: Merchant, today: datetime.date | None = N
     given = 0
     for member in members:
         key = f"birthday-bonus:{member.pk}:{today.year}"
-        if LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).exists():
+        if any_row(LedgerEntry, {"merchant": merchant, "idempotency_key": key}):
             continue
         points_give(
             merchant=merchant,

@@ -19,6 +19,7 @@ from patron.coupons import services as coupon_services
 from patron.coupons.models import AppliesTo, Coupon, CouponType, EarningMethod
 from patron.lib.actors import Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.keys import derived_key
 from patron.lib.memo import shared_reads
 from patron.lib.sql import first_row, insert_row
 from patron.loyalty import selectors as loyalty_selectors
@@ -171,7 +172,7 @@ def _issue_coupon(
         points_paid=reward.points_cost,
         member=member,
         reference=f"reward:{reward.pk}",
-        idempotency_key=f"claim:{key}" if key else None,
+        idempotency_key=derived_key(key, prefix="claim:") if key else None,
     )
 
 
@@ -249,7 +250,7 @@ def _claim_locked(
         reason=f"Reward: {reward.name}",
         source=LedgerSource.REWARD,
         reference=f"reward:{reward.pk}",
-        idempotency_key=f"claim:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=derived_key(idempotency_key, prefix="claim:") if idempotency_key else None,
     )
     if reward.stock is not None:
         # Conditional UPDATE: the row count says whether this claim got a unit.
@@ -296,16 +297,16 @@ def redemption_manual(
     """ "Redeem Points Manually": a typed amount and a note, no reward, no coupon."""
     member = loyalty_services.member_lock(merchant=merchant, member=member)
     if idempotency_key:
-        first = Redemption.objects.filter(merchant=merchant, idempotency_key=idempotency_key)
-        if first.exists():
-            return first.select_related("coupon", "reward", "member").get()
+        first = _claimed(merchant, idempotency_key)
+        if first is not None:
+            return first
     entry = loyalty_services.points_redeem_manual(
         merchant=merchant,
         member=member,
         amount=points,
         note=note,
         actor=actor,
-        idempotency_key=f"manual:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=derived_key(idempotency_key, prefix="manual:") if idempotency_key else None,
     )
     redemption = Redemption(
         merchant=merchant,

@@ -458,6 +458,30 @@ def test_transfer_writes_both_sides_with_one_reason_and_keeps_expiry(trio, in_me
     assert (old.points_available, new.points_available) == (30, 70)
 
 
+def test_a_transfer_retried_with_the_longest_key_writes_once(trio, in_merchant):
+    old = MemberFactory(merchant=in_merchant)
+    new = MemberFactory(merchant=in_merchant)
+    services.points_give(merchant=in_merchant, member=old, amount=100, actor=ACTOR)
+    key = "t" * 255  # the incoming row's `<key>:in` would not fit: a digest stands in
+
+    def transfer():  # type: ignore[no-untyped-def]
+        return services.points_transfer(
+            merchant=in_merchant,
+            source=old,
+            target=new,
+            amount=70,
+            actor=ACTOR,
+            reason="New phone",
+            idempotency_key=key,
+        )
+
+    first, again = transfer(), transfer()
+    assert [entry.pk for entry in first] == [entry.pk for entry in again]
+    assert first[0].idempotency_key == key
+    assert first[1].idempotency_key.startswith("#") and first[1].idempotency_key.endswith(":in")
+    assert LedgerEntry.objects.filter(kind="transfer").count() == 2
+
+
 def test_tiers_rise_with_lifetime_points_and_manual_tier_holds(trio, in_merchant):
     program(in_merchant, downgrade_policy=DowngradePolicy.SCHEDULED)
     silver = TierFactory(merchant=in_merchant, name="Silver", threshold=100)

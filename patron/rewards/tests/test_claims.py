@@ -182,6 +182,27 @@ def test_api_claim_and_idempotent_retry(trio):
         assert total == 200
 
 
+def test_a_claim_takes_the_longest_key_the_api_accepts(trio):
+    """Its coupon and ledger row add `claim:` to the key; a key that would not fit then
+    gives them a digest of itself (lib.keys), and a retry finds the same rows."""
+    with scope(merchant=trio.merchant):
+        member = funded(trio.merchant, 300)
+    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    key = "k" * 255
+    path = f"/members/{member.pk}/redemptions"
+    response = trio.api.post(path, {"reward_id": str(reward.pk)}, headers={"Idempotency-Key": key})
+    assert response.status_code == 201, response.content
+    with scope(merchant=trio.merchant):
+        again = services.reward_claim(
+            merchant=trio.merchant, member=member, reward=reward, actor=ACTOR, idempotency_key=key
+        )
+        assert str(again.pk) == response.json()["id"]
+        assert Redemption.objects.get().idempotency_key == key
+        (coupon,) = Coupon.objects.all()
+        assert coupon.idempotency_key.startswith("claim:#") and len(coupon.idempotency_key) < 80
+        assert Member.objects.get(pk=member.pk).points_available == 200
+
+
 def test_api_redeemable_rewards_and_catalog(trio):
     with scope(merchant=trio.merchant):
         member = funded(trio.merchant, 120)
