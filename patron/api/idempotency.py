@@ -2,6 +2,8 @@
 
 Every POST, PATCH, PUT and DELETE under /api/ runs in a single transaction that is
 rolled back when the answer is an error, so a 4xx or 5xx never leaves half a write.
+The events it records go out to webhooks together once it commits (one look at the
+merchant's endpoints for all of them: `contacts.events.fan_out_batched`).
 
 A POST with an `Idempotency-Key` header first inserts its key in that same
 transaction. A concurrent retry blocks on the unique index until the first commits,
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from patron.api.models import IdempotencyRecord
 from patron.api.problems import problem_response
+from patron.contacts.events import fan_out_batched
 from patron.lib.sql import update_rows
 from patron.tenants.http import TenantRequest
 
@@ -92,7 +95,7 @@ class IdempotencyMiddleware:
                 422, "invalid_idempotency_key", "Idempotency-Key has at most 255 characters."
             )
         fingerprint = _fingerprint(request)
-        with transaction.atomic():
+        with fan_out_batched(), transaction.atomic():
             record_id = _claim(merchant.pk, key, fingerprint)
             if record_id is None:
                 previous = IdempotencyRecord.objects.get(merchant=merchant, key=key)
@@ -125,7 +128,7 @@ class IdempotencyMiddleware:
             return response
 
     def _atomic(self, request: HttpRequest) -> HttpResponse:
-        with transaction.atomic():
+        with fan_out_batched(), transaction.atomic():
             response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)

@@ -186,26 +186,31 @@ def deliveries_create(*, merchant: Merchant, event: ActivityEvent) -> list[Webho
 def webhooks_dispatch(event: ActivityEvent) -> list[WebhookDelivery]:
     """Fan a committed domain event out: to the merchant's endpoints, and coupon events
     to the connected store."""
-    from patron.integrations.shopify.services import SYNCED_EVENTS, coupon_syncs_create
-
+    _store_syncs(event.merchant, [event])
     with scope(merchant=event.merchant):
-        if event.type in SYNCED_EVENTS:
-            try:
-                coupon_syncs_create(merchant=event.merchant, event=event)
-            except Exception:
-                # A failing store sync must not keep the event from the endpoints.
-                logger.exception("coupon sync of event %s not queued", event.pk)
         return deliveries_create(merchant=event.merchant, event=event)
 
 
-def webhooks_dispatch_many(merchant: Merchant, events: list[ActivityEvent]) -> int:
-    """`webhooks_dispatch` for a bulk write's committed events: the endpoints are read
-    once and the deliveries inserted together. Returns how many deliveries were made."""
-    from patron.integrations.shopify.services import SYNCED_EVENTS
+def _store_syncs(merchant: Merchant, events: list[ActivityEvent]) -> None:
+    """The connected store's syncs that coupon events ask for, one by one."""
+    from patron.integrations.shopify.services import SYNCED_EVENTS, coupon_syncs_create
 
-    if any(event.type in SYNCED_EVENTS for event in events):
-        # Store syncs are per coupon event and rare in bulk: the one-by-one path.
-        return sum(len(webhooks_dispatch(event)) for event in events)
+    for event in events:
+        if event.type not in SYNCED_EVENTS:
+            continue
+        try:
+            with scope(merchant=merchant):
+                coupon_syncs_create(merchant=merchant, event=event)
+        except Exception:
+            # A failing store sync must not keep the event from the endpoints.
+            logger.exception("coupon sync of event %s not queued", event.pk)
+
+
+def webhooks_dispatch_many(merchant: Merchant, events: list[ActivityEvent]) -> int:
+    """`webhooks_dispatch` for the committed events of one write (an API request, a chunk
+    of workflow steps): the endpoints are read once and the deliveries inserted
+    together. Returns how many deliveries were made."""
+    _store_syncs(merchant, events)
     if not events or not any_row(WebhookEndpoint, {"merchant": merchant, "enabled": True}):
         return 0  # most merchants have no endpoint: one fixed query, no transaction
     with scope(merchant=merchant), transaction.atomic():

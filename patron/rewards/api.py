@@ -11,6 +11,7 @@ from pydantic import model_validator
 from patron.api.core import tenant
 from patron.api.pagination import paginate
 from patron.api.schemas import ERRORS
+from patron.lib.sql import row_id
 from patron.loyalty.api import MemberOut, PointsOut, idempotency_key, member_or_404
 from patron.loyalty.selectors import member_points
 from patron.rewards import selectors, services
@@ -181,11 +182,16 @@ def create_redemption(
     member = member_or_404(request, member_id)
     key = idempotency_key(request)
     if payload.reward_id is not None:
-        reward = selectors.reward_get(merchant, payload.reward_id)
-        if reward is None:
+        # Unread: the claim reads the reward itself, as it is when the claim runs.
+        reward_id = row_id(payload.reward_id)
+        if reward_id is None:
             raise RewardNotFound(field="reward_id")
         redemption = services.reward_claim(
-            merchant=merchant, member=member, reward=reward, actor=actor, idempotency_key=key
+            merchant=merchant,
+            member=member,
+            reward=Reward(pk=reward_id),
+            actor=actor,
+            idempotency_key=key,
         )
     else:
         assert payload.points is not None

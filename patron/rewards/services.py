@@ -126,10 +126,11 @@ def reward_create(
     )
 
 
-def _on_offer(merchant: Merchant, reward: Reward) -> None:
-    if reward.merchant_id != merchant.pk:
+def _on_offer(merchant: Merchant, reward: Reward) -> Reward:
+    """The reward as it is now, if it is on offer: the caller's copy may be older than an
+    edit of its offer, cost or stock (or be only its key, as the API's is)."""
+    if reward.merchant_id is not None and reward.merchant_id != merchant.pk:
         raise RewardNotFound(field="reward_id")
-    # Read afresh: the caller's copy may be older than an edit of the offer or its stock.
     current = selectors.reward_get(merchant, reward.pk)
     if current is None:
         raise RewardNotFound(field="reward_id")
@@ -137,6 +138,7 @@ def _on_offer(merchant: Merchant, reward: Reward) -> None:
         if current.stock == 0:
             raise RewardOutOfStock(field="reward_id")
         raise RewardNotAvailable(field="reward_id")
+    return current
 
 
 def _issue_coupon(
@@ -198,7 +200,7 @@ def reward_claim(
             first = _claimed(merchant, idempotency_key)
             if first is not None:
                 return first
-        _on_offer(merchant, reward)
+        reward = _on_offer(merchant, reward)
         coupon = None
         if reward.kind != RewardKind.CUSTOM:
             # A retry with the same key that runs at the same moment waits on the coupon's
