@@ -42,6 +42,7 @@ from patron.lib.actors import Actor
 from patron.lib.bulk import bulk_insert
 from patron.lib.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.lib.phones import CheckedPhoneNumber, InvalidPhone, parse_phone_number
+from patron.lib.postgresql.base import statements_planned_each_time
 from patron.tenants.models import Merchant
 
 BATCH_SIZE = 500
@@ -587,15 +588,16 @@ def import_run(
     skip = batch.checked_rows if dry_run else batch.imported_rows
     chunk: list[tuple[int, dict[str, str]]] = []
     try:
-        for number, raw in read_rows(batch.file_path, skip=skip):
-            chunk.append((number, raw))
-            if len(chunk) >= BATCH_SIZE:
+        with statements_planned_each_time():
+            for number, raw in read_rows(batch.file_path, skip=skip):
+                chunk.append((number, raw))
+                if len(chunk) >= BATCH_SIZE:
+                    batch = _run_batch(batch_id, merchant, chunk, dry_run)
+                    chunk = []
+                    if progress:
+                        progress(batch)
+            if chunk:
                 batch = _run_batch(batch_id, merchant, chunk, dry_run)
-                chunk = []
-                if progress:
-                    progress(batch)
-        if chunk:
-            batch = _run_batch(batch_id, merchant, chunk, dry_run)
     except OSError as exc:
         ImportBatch.objects.filter(pk=batch_id).update(
             status=ImportStatus.FAILED, error=str(exc)[:500]

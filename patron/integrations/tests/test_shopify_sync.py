@@ -357,3 +357,36 @@ def test_a_bulk_issue_is_refused_while_coupons_sync_to_the_store(trio, store, ma
     assert answer.status_code == 201, answer.json()
     with scope(merchant=trio.merchant):
         assert not CouponSync.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_claim_fans_its_events_out_once_with_the_coupons_store_sync(trio, store):
+    """The claim's events (points redeemed, coupon issued, its label's tag added, reward
+    claimed) reach the endpoint after one look at the merchant's endpoints, and its
+    coupon event still queues the store's sync."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patron.integrations.models import WebhookDelivery
+    from patron.integrations.tests.factories import WebhookEndpointFactory
+    from patron.rewards.tests.factories import RewardFactory
+    from patron.rewards.tests.test_claims import funded
+
+    with scope(merchant=trio.merchant):
+        member = funded(trio.merchant, 300)
+    reward = RewardFactory(merchant=trio.merchant, points_cost=100)
+    WebhookEndpointFactory(merchant=trio.merchant)
+    with CaptureQueriesContext(connection) as queries:
+        response = trio.api.post(
+            f"/members/{member.pk}/redemptions",
+            {"reward_id": str(reward.pk)},
+            headers={"Idempotency-Key": "claim-fan-out"},
+        )
+    assert response.status_code == 201, response.content
+    looks = [q for q in queries if 'FROM "integrations_webhookendpoint"' in q["sql"]]
+    assert len(looks) == 2  # is there one (fixed SQL), then which
+    with scope(merchant=trio.merchant):
+        sent = sorted(WebhookDelivery.objects.values_list("event_type", flat=True))
+    assert sent == ["coupon_issued", "points_redeemed", "reward_claimed", "tag_added"]
+    [sync] = syncs(trio)
+    assert (sync.action, sync.status) == ("create", SyncStatus.PENDING)

@@ -11,6 +11,7 @@ from django_scopes import scope
 
 from patron.automations.models import Enrollment
 from patron.coupons.models import CouponEvent
+from patron.lib.postgresql.base import statements_planned_each_time
 from patron.lib.sql import any_row, first_row, rows
 from patron.loyalty.models import LedgerEntry
 from patron.rewards.models import Redemption
@@ -146,3 +147,11 @@ def test_key_lookups_use_their_partial_unique_index_in_a_plan_made_for_any_key(
     with scope(merchant=trio.merchant), transaction.atomic():
         ((sql, params),) = _statements(lambda: lookup(trio.merchant))
         assert index in _generic_plan(sql, params), name
+
+
+def test_a_long_job_plans_its_statements_each_time_and_then_prepares_again():
+    connection.ensure_connection()
+    prepared = connection.connection.prepare_threshold
+    with statements_planned_each_time():
+        assert connection.connection.prepare_threshold is None
+    assert connection.connection.prepare_threshold == prepared

@@ -13,7 +13,7 @@ from patron.loyalty import services as loyalty_services
 from patron.loyalty.models import LedgerEntry, Member
 from patron.loyalty.tests.factories import MemberFactory
 from patron.rewards import selectors, services
-from patron.rewards.models import Redemption
+from patron.rewards.models import Redemption, Reward
 from patron.rewards.tests.factories import RewardFactory
 
 ACTOR = Actor.system("test")
@@ -158,6 +158,17 @@ def test_claim_with_same_idempotency_key_writes_once(trio, in_merchant):
     assert first.coupon_id == again.coupon_id
     member.refresh_from_db()
     assert member.points_available == 400
+
+
+def test_a_claim_charges_the_reward_as_it_is_now_not_the_callers_copy(trio, in_merchant):
+    member = funded(in_merchant, 500)
+    reward = RewardFactory(merchant=in_merchant, points_cost=100)
+    Reward.objects.filter(pk=reward.pk).update(points_cost=150)  # edited meanwhile
+    redemption = services.reward_claim(
+        merchant=in_merchant, member=member, reward=reward, actor=ACTOR
+    )
+    assert redemption.points == 150
+    assert Member.objects.get(pk=member.pk).points_available == 350
 
 
 def test_api_claim_and_idempotent_retry(trio):
