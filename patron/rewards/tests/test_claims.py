@@ -214,6 +214,26 @@ def test_a_claim_takes_the_longest_key_the_api_accepts(trio):
         assert Member.objects.get(pk=member.pk).points_available == 200
 
 
+def test_a_manual_redemption_retried_with_the_longest_key_writes_once(trio, in_merchant):
+    member = funded(in_merchant, 300)
+    key = "m" * 255  # its ledger row's `manual:<key>` would not fit: a digest stands in
+
+    def redeem():  # type: ignore[no-untyped-def]
+        return services.redemption_manual(
+            merchant=in_merchant,
+            member=member,
+            points=40,
+            note="Cake",
+            actor=ACTOR,
+            idempotency_key=key,
+        )
+
+    first, again = redeem(), redeem()
+    assert first.pk == again.pk
+    assert first.entry.idempotency_key.startswith("manual:#")
+    assert Member.objects.get(pk=member.pk).points_available == 260
+
+
 def test_api_redeemable_rewards_and_catalog(trio):
     with scope(merchant=trio.merchant):
         member = funded(trio.merchant, 120)
