@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from patron.contacts.models import Contact
 from patron.lib.memo import remembered, sharing
-from patron.lib.sql import first_row, row_id
+from patron.lib.sql import first_row, row_id, rows
 from patron.loyalty.models import (
     LedgerEntry,
     LedgerKind,
@@ -120,7 +120,10 @@ def tier_for_value(merchant: Merchant, value: int) -> Tier | None:
     """The highest tier whose threshold `value` reaches (read after every point given)."""
     if sharing():
         # A batch reads the merchant's few tiers once, highest first.
-        ladder = remembered(("tiers", merchant.pk), lambda: list(tiers(merchant))[::-1])
+        ladder = remembered(
+            ("tiers", merchant.pk),
+            lambda: rows(Tier, {"merchant": merchant}, order_by=("-threshold", "-id")),
+        )
         return next((tier for tier in ladder if tier.threshold <= value), None)
     return first_row(
         Tier, {"merchant": merchant, "threshold__lte": value}, order_by=("-threshold",)
