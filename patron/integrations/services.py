@@ -192,12 +192,21 @@ def webhooks_dispatch(event: ActivityEvent) -> list[WebhookDelivery]:
 
 
 def _store_syncs(merchant: Merchant, events: list[ActivityEvent]) -> None:
-    """The connected store's syncs that coupon events ask for, one by one."""
-    from patron.integrations.shopify.services import SYNCED_EVENTS, coupon_syncs_create
+    """The connected store's syncs that coupon events ask for, one by one. Where the
+    merchant syncs no coupons (most), one look at its store settles every event."""
+    from patron.integrations.shopify.services import SYNCED_EVENTS, coupon_syncs_create, store_for
 
-    for event in events:
-        if event.type not in SYNCED_EVENTS:
-            continue
+    synced = [event for event in events if event.type in SYNCED_EVENTS]
+    if not synced:
+        return
+    try:
+        store = store_for(merchant)
+    except Exception:
+        logger.exception("coupon syncs of %d events not queued", len(synced))
+        return
+    if store is None or not store.sync_coupons:
+        return
+    for event in synced:
         try:
             with scope(merchant=merchant):
                 coupon_syncs_create(merchant=merchant, event=event)

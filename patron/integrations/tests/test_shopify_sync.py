@@ -390,3 +390,39 @@ def test_an_api_claim_fans_its_events_out_once_with_the_coupons_store_sync(trio,
     assert sent == ["coupon_issued", "points_redeemed", "reward_claimed", "tag_added"]
     [sync] = syncs(trio)
     assert (sync.action, sync.status) == ("create", SyncStatus.PENDING)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("connected", [False, True])
+def test_coupon_events_fanned_out_together_look_at_the_store_once_when_it_syncs_nothing(
+    trio, fake, mark, connected
+):
+    """Three coupons' events after one write: without a store that syncs coupons, one
+    look at the store settles all three and no sync is made."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patron.contacts.models import ActivityEvent
+    from patron.integrations.services import webhooks_dispatch_many
+
+    if connected:
+        with scope(merchant=trio.merchant):
+            store = _store(trio, fake.domain)
+            ShopifyStore.objects.filter(pk=store.pk).update(sync_coupons=False)
+    with scope(merchant=trio.merchant):
+        for _ in range(3):
+            coupons.coupon_issue(
+                merchant=trio.merchant,
+                contact=mark,
+                actor=trio.actor,
+                label="Birthday Coupon",
+                type="fixed_amount",
+                value=Decimal("50000"),
+            )
+        events = list(ActivityEvent.objects.filter(type="coupon_issued"))
+    assert len(events) == 3
+    with CaptureQueriesContext(connection) as queries:
+        webhooks_dispatch_many(trio.merchant, events)
+    looks = [q for q in queries if 'FROM "integrations_shopifystore"' in q["sql"]]
+    assert len(looks) == 1
+    assert syncs(trio) == []

@@ -193,6 +193,26 @@ def test_api_claim_and_idempotent_retry(trio):
         assert total == 200
 
 
+@pytest.mark.parametrize("which", ["other merchant's", "unknown", "not a number"])
+def test_api_claim_of_a_reward_that_is_not_the_merchants_is_404_and_writes_nothing(trio, which):
+    """The API hands the claim the reward's id unread; the claim's own read decides."""
+    with scope(merchant=trio.merchant):
+        member = funded(trio.merchant, 300)
+    theirs = RewardFactory(merchant=trio.other_merchant, points_cost=100)
+    reward_id = {"other merchant's": str(theirs.pk), "unknown": "999999", "not a number": "x"}
+    response = trio.api.post(
+        f"/members/{member.pk}/redemptions",
+        {"reward_id": reward_id[which]},
+        headers={"Idempotency-Key": f"claim-{which}"},
+    )
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "reward_not_found"
+    with scope(merchant=trio.merchant):
+        assert not Redemption.objects.exists()
+        assert not Coupon.objects.exists()
+        assert Member.objects.get(pk=member.pk).points_available == 300
+
+
 def test_a_claim_takes_the_longest_key_the_api_accepts(trio):
     """Its coupon and ledger row add `claim:` to the key; a key that would not fit then
     gives them a digest of itself (lib.keys), and a retry finds the same rows."""
