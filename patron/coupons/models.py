@@ -106,6 +106,10 @@ class Coupon(models.Model):
 
     objects: "models.Manager[Coupon]" = merchant_scoped_manager()
 
+    # Not a column: True on the instance `coupon_issue` has just inserted, False on one
+    # it found already issued under the same idempotency key (an earlier try's).
+    issued_now = False
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["merchant", "code"], name="coupon_code_unique"),

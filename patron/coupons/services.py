@@ -309,6 +309,7 @@ def _issue(
         if wanted:
             raise CouponCodeTaken(field="code")
         raise Conflict("No free code was found; try again.")  # 10 collisions in a row
+    coupon.issued_now = True
     events.coupon_issued(coupon=coupon, actor=actor)
     _sync_label_tag(
         merchant=merchant, contact=contact, label=coupon.label, actor=actor, issued=True

@@ -205,11 +205,12 @@ def reward_claim(
         if reward.kind != RewardKind.CUSTOM:
             # A retry with the same key that runs at the same moment waits on the coupon's
             # own key until this claim ends, then finds its coupon and, below, its
-            # redemption.
+            # redemption. A coupon inserted just now means no claim with this key has
+            # committed (it would have committed its coupon too): nothing to look for.
             coupon = _issue_coupon(
                 merchant=merchant, member=member, reward=reward, actor=actor, key=idempotency_key
             )
-            if idempotency_key:
+            if idempotency_key and not coupon.issued_now:
                 first = _claimed(merchant, idempotency_key)
                 if first is not None:
                     return first

@@ -127,6 +127,7 @@ def test_issue_with_the_same_idempotency_key_returns_the_first_coupon_and_writes
     first = issue_coupon(trio.merchant, contact, idempotency_key="k1")
     again = issue_coupon(trio.merchant, contact, idempotency_key="k1")
     assert again.pk == first.pk and again.code == first.code
+    assert first.issued_now and not again.issued_now
     with scopes_disabled():
         assert Coupon.objects.count() == 1
     assert history(trio.merchant, first) == ["issued"]

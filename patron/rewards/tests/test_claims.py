@@ -3,7 +3,9 @@
 import datetime
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope
 
@@ -158,6 +160,21 @@ def test_claim_with_same_idempotency_key_writes_once(trio, in_merchant):
     assert first.coupon_id == again.coupon_id
     member.refresh_from_db()
     assert member.points_available == 400
+
+
+def test_a_keyed_claim_that_issues_its_coupon_now_looks_for_an_earlier_claim_once(
+    trio, in_merchant
+):
+    """A coupon inserted under the claim's key means no claim with that key committed."""
+    member = funded(in_merchant, 500)
+    reward = RewardFactory(merchant=in_merchant, points_cost=100)
+    with CaptureQueriesContext(connection) as statements:
+        services.reward_claim(
+            merchant=in_merchant, member=member, reward=reward, actor=ACTOR, idempotency_key="c2"
+        )
+    table = Redemption._meta.db_table
+    looks = [s["sql"] for s in statements if s["sql"].startswith("SELECT") and table in s["sql"]]
+    assert len(looks) == 1
 
 
 def test_a_claim_charges_the_reward_as_it_is_now_not_the_callers_copy(trio, in_merchant):
