@@ -41,7 +41,7 @@ def any_row(model: type[models.Model], where: dict[str, Any | Sequence[Any]]) ->
             return False
         clauses.append(f"{name} IN ({', '.join(['%s'] * len(values))})")
         if column in unique_when_not_empty(model):
-            clauses.append(f"{name} <> ''")
+            clauses.append(not_empty(name))
         # A model instance stands for its key; a choice for its stored value (the driver
         # would otherwise send an enum member's name).
         params.extend(_plain(v) for v in values)
@@ -281,8 +281,16 @@ def _clauses(model: type[models.Model], shape: tuple[tuple[str, Any], ...]) -> l
         else:
             clauses.append(f"{column} {_OPERATORS[lookup or 'exact']} %s")
         if name in unique_when_not_empty(model) and lookup in ("", "exact"):
-            clauses.append(f"{column} <> ''")
+            clauses.append(not_empty(column))
     return clauses
+
+
+def not_empty(column: str) -> str:
+    """The condition of an index on the rows where `column` is not empty, written as
+    Django writes it in the index (`~Q(column="")`). SQLite uses a partial index only for
+    a query that repeats its condition term for term: with `column <> ''` it read every
+    row of the merchant instead (PostgreSQL proves either form)."""
+    return f"NOT ({column} = '')"
 
 
 @functools.cache
@@ -290,10 +298,11 @@ def unique_when_not_empty(model: type[models.Model]) -> frozenset[str]:
     """The fields of `model` whose unique index holds only the rows where they are not
     empty (`UniqueConstraint(..., condition=~Q(field=""))`: idempotency keys).
 
-    A lookup by such a field repeats that condition. A plan made for a value the planner
-    knows can use the partial index, because a value that is not empty implies the
-    index's condition; a prepared statement's plan, made once for any value, can only
-    when the query says so itself (otherwise it scans).
+    A lookup by such a field repeats that condition (`not_empty`). A plan made for a
+    value the planner knows can use the partial index, because a value that is not empty
+    implies the index's condition; a prepared statement's plan, made once for any value,
+    can only when the query says so itself (otherwise it scans), and SQLite's planner
+    never infers it.
     """
     found = set()
     for constraint in model._meta.constraints:

@@ -260,7 +260,12 @@ class AppendOnly(Exception):
 class LedgerEntry(ActorFields):
     """One change of a member's points. Rows are written once and never changed."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # Every index below starts with the merchant, so it has no index of its own: one
+    # index fewer to write per row, and none that SQLite's planner, which keeps no
+    # statistics, could take for an idempotency key's or a member's lookup.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
     # Signed: positive adds points, negative takes them away.
@@ -321,8 +326,16 @@ class LedgerEntry(ActorFields):
 class PointLot(models.Model):
     """Points added by one ledger row, spent down oldest-expiry first."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="lots")
+    # A lot is always looked up by its member (lot_spend_order starts with it) or by what
+    # falls due. Indexes of the merchant or the member alone are left out: without
+    # statistics SQLite's planner took the merchant's and read all its lots on every
+    # point given (2.6 ms a call with 19,000 lots, growing with them).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="lots", db_index=False
+    )
     # Usually one lot per row; a transfer in gets one lot per lot it drew from, so the
     # points keep the expiry they had.
     entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="lots")

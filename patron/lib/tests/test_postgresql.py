@@ -1,20 +1,12 @@
 """The PostgreSQL backend: its health check (a connection the server ended is not reused)
-and the plans of prepared statements."""
+and when statements are prepared. The plans of prepared lookups: test_plans.py."""
 
-import re
 import time
-from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections, transaction
-from django_scopes import scope
+from django.db import connection, connections
 
-from patron.automations.models import Enrollment
-from patron.coupons.models import CouponEvent
 from patron.lib.postgresql.base import statements_planned_each_time
-from patron.lib.sql import any_row, first_row, rows
-from patron.loyalty.models import LedgerEntry
-from patron.rewards.models import Redemption
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -70,83 +62,6 @@ def test_the_next_request_opens_a_new_connection_instead_of_failing():
 
 
 # --- prepared statements ----------------------------------------------------------------
-
-
-def _statements(lookup: Callable[[], object]) -> list[tuple[str, list[object]]]:
-    """The statements `lookup()` sends, as SQL with `%s` placeholders and their values."""
-    sent: list[tuple[str, list[object]]] = []
-
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        sent.append((sql, list(params or ())))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        lookup()
-    return sent
-
-
-def _generic_plan(sql: str, params: list[object]) -> str:
-    """The plan PostgreSQL makes for `sql` once for any values, as it does for a
-    statement prepared and run often enough (settings: prepare_threshold)."""
-    numbered = iter(range(1, len(params) + 1))
-    prepared = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE lookup AS {prepared}")
-        values = ", ".join(["%s"] * len(params))
-        cursor.execute(connection.ops.compose_sql(f"EXPLAIN EXECUTE lookup({values})", params))
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("DEALLOCATE lookup")
-    return plan
-
-
-@pytest.mark.parametrize(
-    ("name", "lookup", "index"),
-    [
-        (
-            "ledger row by key (lib.sql)",
-            lambda m: first_row(LedgerEntry, {"merchant": m, "idempotency_key": "k"}),
-            "ledger_idempotency_key_unique",
-        ),
-        (
-            "ledger rows by keys (lib.sql)",
-            lambda m: rows(LedgerEntry, {"merchant": m, "idempotency_key": ["k", "j"]}),
-            "ledger_idempotency_key_unique",
-        ),
-        (
-            "ledger key taken (lib.sql)",
-            lambda m: any_row(LedgerEntry, {"merchant": m, "idempotency_key": "k"}),
-            "ledger_idempotency_key_unique",
-        ),
-        (
-            "redemption by key (lib.sql)",
-            lambda m: first_row(Redemption, {"merchant": m, "idempotency_key": "k"}),
-            "redemption_idempotency_key_unique",
-        ),
-        (
-            "coupon event by key (lib.sql)",
-            lambda m: first_row(CouponEvent, {"merchant": m, "idempotency_key": "k"}),
-            "coupon_event_idempotency_key_unique",
-        ),
-        (
-            "enrollment for an occasion (lib.sql)",
-            lambda m: any_row(
-                Enrollment,
-                {"merchant": m, "workflow": 1, "contact": 1, "trigger_key": "k"},
-            ),
-            "enrollment_once_per_occasion",
-        ),
-    ],
-)
-def test_key_lookups_use_their_partial_unique_index_in_a_plan_made_for_any_key(
-    trio, name, lookup, index
-):
-    """A unique index that holds only the rows with a key cannot serve a plan made for
-    any key unless the query says the key is not empty (lib.sql.unique_when_not_empty):
-    without it, a prepared lookup would read the whole table."""
-    with scope(merchant=trio.merchant), transaction.atomic():
-        ((sql, params),) = _statements(lambda: lookup(trio.merchant))
-        assert index in _generic_plan(sql, params), name
 
 
 def test_a_long_job_plans_its_statements_each_time_and_then_prepares_again():

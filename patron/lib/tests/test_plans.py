@@ -1,0 +1,123 @@
+"""The indexes the busiest lookups use, on PostgreSQL and on SQLite.
+
+Each database can miss an index the other finds. PostgreSQL plans a prepared statement
+once for any values, and such a plan cannot use a partial index unless the query states
+its condition. SQLite keeps no statistics unless told to and uses a partial index only
+when the query repeats its condition term for term; among indexes of one column each it
+may take the merchant's, which on a one-merchant install holds every row. Either way the
+lookup reads a whole table and gets slower as the table grows, with no error to see.
+"""
+
+import re
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, transaction
+from django_scopes import scope
+
+from patron.automations.models import Enrollment
+from patron.coupons.models import CouponEvent
+from patron.lib.actors import Actor
+from patron.lib.sql import any_row, first_row, rows
+from patron.loyalty import services
+from patron.loyalty.models import LedgerEntry, PointLot
+from patron.loyalty.tests.factories import MemberFactory
+from patron.rewards.models import Redemption
+
+ACTOR = Actor.system("test")
+
+
+def _statements(work: Callable[[], object]) -> list[tuple[str, list[object]]]:
+    """The statements `work()` sends, as SQL with `%s` placeholders and their values."""
+    sent: list[tuple[str, list[object]]] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        sent.append((sql, list(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        work()
+    return sent
+
+
+def _plan(sql: str, params: list[object]) -> str:
+    """The plan of `sql`: on PostgreSQL the one made once for any values, as for a
+    statement prepared and run often enough (settings: prepare_threshold)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return "\n".join(str(row[-1]) for row in cursor.fetchall())
+        numbered = iter(range(1, len(params) + 1))
+        prepared = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE lookup AS {prepared}")
+        values = ", ".join(["%s"] * len(params))
+        cursor.execute(connection.ops.compose_sql(f"EXPLAIN EXECUTE lookup({values})", params))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE lookup")
+        return plan
+
+
+@pytest.mark.parametrize(
+    ("name", "lookup", "index"),
+    [
+        (
+            "ledger row by key (lib.sql)",
+            lambda m: first_row(LedgerEntry, {"merchant": m, "idempotency_key": "k"}),
+            "ledger_idempotency_key_unique",
+        ),
+        (
+            "ledger rows by keys (lib.sql)",
+            lambda m: rows(LedgerEntry, {"merchant": m, "idempotency_key": ["k", "j"]}),
+            "ledger_idempotency_key_unique",
+        ),
+        (
+            "ledger key taken (lib.sql)",
+            lambda m: any_row(LedgerEntry, {"merchant": m, "idempotency_key": "k"}),
+            "ledger_idempotency_key_unique",
+        ),
+        (
+            "redemption by key (lib.sql)",
+            lambda m: first_row(Redemption, {"merchant": m, "idempotency_key": "k"}),
+            "redemption_idempotency_key_unique",
+        ),
+        (
+            "coupon event by key (lib.sql)",
+            lambda m: first_row(CouponEvent, {"merchant": m, "idempotency_key": "k"}),
+            "coupon_event_idempotency_key_unique",
+        ),
+        (
+            "enrollment for an occasion (lib.sql)",
+            lambda m: any_row(
+                Enrollment,
+                {"merchant": m, "workflow": 1, "contact": 1, "trigger_key": "k"},
+            ),
+            "enrollment_once_per_occasion",
+        ),
+    ],
+)
+def test_key_lookups_use_their_partial_unique_index(trio, name, lookup, index):
+    """A unique index that holds only the rows with a key serves a lookup by key only if
+    the query says the key is not empty, in the index's own words
+    (lib.sql.unique_when_not_empty, lib.sql.not_empty)."""
+    with scope(merchant=trio.merchant), transaction.atomic():
+        ((sql, params),) = _statements(lambda: lookup(trio.merchant))
+        assert index in _plan(sql, params), name
+
+
+def test_giving_and_spending_points_read_the_members_lots_by_their_index(trio, in_merchant):
+    member = MemberFactory(merchant=in_merchant, status="active")
+    with transaction.atomic():
+        sent = _statements(
+            lambda: (
+                services.points_give(merchant=in_merchant, member=member, amount=50, actor=ACTOR),
+                services.points_redeem_manual(
+                    merchant=in_merchant, member=member, amount=20, note="test", actor=ACTOR
+                ),
+            )
+        )
+        table = f'FROM "{PointLot._meta.db_table}"'
+        reads = [(sql, params) for sql, params in sent if sql.startswith("SELECT") and table in sql]
+        assert len(reads) >= 2  # the give's and the spend's
+        for sql, params in reads:
+            assert "lot_spend_order" in _plan(sql, params), sql
