@@ -15,12 +15,13 @@ import pytest
 from django.db import connection, transaction
 from django_scopes import scope
 
-from patron.automations.models import Enrollment
+from patron.automations.models import Enrollment, StepRun
 from patron.coupons.models import CouponEvent
 from patron.lib.actors import Actor
 from patron.lib.sql import any_row, first_row, rows
+from patron.lib.sqlite.hints import planner_hints, write_planner_hints
 from patron.loyalty import services
-from patron.loyalty.models import LedgerEntry, PointLot
+from patron.loyalty.models import LedgerEntry, Member, PointLot
 from patron.loyalty.tests.factories import MemberFactory
 from patron.rewards.models import Redemption
 
@@ -121,3 +122,51 @@ def test_giving_and_spending_points_read_the_members_lots_by_their_index(trio, i
         assert len(reads) >= 2  # the give's and the spend's
         for sql, params in reads:
             assert "lot_spend_order" in _plan(sql, params), sql
+
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="PostgreSQL keeps statistics of its own"
+)
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("name", "lookup", "index"),
+    [
+        (
+            "a contact's member",
+            lambda m: list(Member.objects.filter(merchant=m, contact_id=1)),
+            "loyalty_member_contact_id",
+        ),
+        (
+            "an enrollment's step runs",
+            lambda m: list(StepRun.objects.filter(merchant=m, enrollment_id=1)),
+            "automations_steprun_enrollment_id",
+        ),
+        (
+            "a member's ledger",
+            lambda m: list(LedgerEntry.objects.filter(merchant=m, member_id=1)[:20]),
+            "ledger_by_member",
+        ),
+    ],
+)
+def test_sqlite_does_not_read_a_whole_merchant_for_one_contacts_rows(trio, name, lookup, index):
+    """With the hints `migrate` writes, an index that starts with the merchant is not
+    taken where another column picks out a few rows (patron.lib.sqlite.hints)."""
+    with scope(merchant=trio.merchant):
+        ((sql, params),) = _statements(lambda: lookup(trio.merchant))
+        assert index in _plan(sql, params), name
+
+
+@sqlite_only
+def test_the_hints_cover_each_merchant_index_once_and_leave_measured_ones_alone(trio):
+    hints = planner_hints(connection)
+    indexes = {index: stat for _table, index, stat in hints}
+    assert indexes["member_by_status"] == "1000000 100000 10"
+    assert indexes["member_phone_unique_per_merchant"] == "1000000 100000 1"  # unique
+    assert not any(index.startswith("loyalty_member_contact_id") for index in indexes)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE sqlite_stat1 SET stat = '500 5' WHERE idx = 'member_by_status'")
+        assert write_planner_hints(connection) == 0  # migrate wrote them all already
+        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'member_by_status'")
+        assert cursor.fetchone() == ("500 5",)  # as if measured: kept
