@@ -165,8 +165,16 @@ def test_the_hints_cover_each_merchant_index_once_and_leave_measured_ones_alone(
     assert indexes["member_by_status"] == "1000000 100000 10"
     assert indexes["member_phone_unique_per_merchant"] == "1000000 100000 1"  # unique
     assert not any(index.startswith("loyalty_member_contact_id") for index in indexes)
+    measured = "SELECT stat FROM sqlite_stat1 WHERE idx = 'member_by_status'"
+    change = "UPDATE sqlite_stat1 SET stat = %s WHERE idx = 'member_by_status'"
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE sqlite_stat1 SET stat = '500 5' WHERE idx = 'member_by_status'")
-        assert write_planner_hints(connection) == 0  # migrate wrote them all already
-        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'member_by_status'")
-        assert cursor.fetchone() == ("500 5",)  # as if measured: kept
+        cursor.execute(change, ["500 5"])
+        try:
+            assert write_planner_hints(connection) == 0  # migrate wrote them all already
+            cursor.execute(measured)
+            assert cursor.fetchone() == ("500 5",)  # as if measured: kept
+        finally:
+            # The connection plans with what it last read (write_planner_hints reads
+            # them again): later tests must not plan with these numbers.
+            cursor.execute(change, [indexes["member_by_status"]])
+            cursor.execute("ANALYZE sqlite_schema")
