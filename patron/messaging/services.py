@@ -26,11 +26,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from patron.contacts.events import events_deferred, fan_out_batched
 from patron.contacts.models import Contact
 from patron.lib.actors import SYSTEM, Actor
 from patron.lib.errors import Conflict, InvalidInput, NotFound
+from patron.lib.memo import shared_reads
 from patron.lib.phones import parse_phone, try_parse_phone
-from patron.lib.sql import first_row, insert_row, rows
+from patron.lib.sql import first_row, insert_row, rows, update_rows
 from patron.lib.text import fold
 from patron.messaging import defaults, events, merge, selectors
 from patron.messaging.models import (
@@ -524,6 +526,78 @@ def message_deliver(*, merchant: Merchant, message_id: int) -> Message | None:
         logger.warning("Message %s via %s failed: %s", message.pk, provider.name, error)
         return _record_failure(merchant, message.pk, provider.name, error)
     return _record_sent(merchant, message.pk, provider.name, result)
+
+
+def messages_deliver(*, merchant: Merchant, message_ids: Sequence[int]) -> None:
+    """`message_deliver` for several of a merchant's messages, such as those a chunk of
+    workflow steps queued together (`deliveries_batched`).
+
+    Those whose provider is local (the outbox) are claimed, sent and recorded in one
+    transaction: a statement to lock them, one to write them and one for their events,
+    where one by one each took six and a commit. If that transaction fails, they go one
+    by one. The others go one by one: each is a call over the network, with its claim
+    committed before it. One message's fault never holds back the others; the periodic
+    sweep (`messages_deliver_due`) comes back for a message still queued.
+    """
+    with shared_reads():
+        channels = dict(
+            Message.objects.filter(
+                merchant=merchant, pk__in=message_ids, status=MessageStatus.QUEUED
+            ).values_list("pk", "channel")
+        )
+        local = {
+            channel for channel in set(channels.values()) if _provider(merchant, channel)[0].local
+        }
+        together = [pk for pk in message_ids if channels.get(pk) in local]
+        one_by_one = [pk for pk in message_ids if pk in channels and pk not in together]
+        if together:
+            try:
+                with fan_out_batched():
+                    _deliver_locally(merchant, together)
+            except Exception:
+                logger.exception("%s local messages are delivered one by one", len(together))
+                one_by_one = together + one_by_one
+    for message_id in one_by_one:
+        try:
+            message_deliver(merchant=merchant, message_id=message_id)
+        except Exception:
+            logger.exception("message %s not delivered", message_id)
+
+
+@transaction.atomic
+def _deliver_locally(merchant: Merchant, message_ids: list[int]) -> None:
+    """Send queued messages through their local provider and record them, together."""
+    now = timezone.now()
+    messages = list(
+        Message.objects.select_for_update(of=("self",))
+        .select_related("contact")
+        .filter(merchant=merchant, pk__in=message_ids, status=MessageStatus.QUEUED)
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+        .order_by("pk")
+    )
+    with events_deferred():
+        for message in messages:
+            message.merchant = merchant
+            provider, sender = _provider(merchant, message.channel)
+            result = provider.send(_outgoing(message, sender))
+            message.attempts += 1
+            message.claimed_at = now
+            message.provider = provider.name
+            message.provider_message_id = result.provider_message_id[:200]
+            message.error = ""
+            message.sent_at = now
+            message.status = MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT
+            if result.delivered:
+                message.delivered_at = now
+            events.message_sent(message=message)
+        update_rows(
+            Message,
+            messages,
+            [
+                "attempts", "claimed_at", "provider", "provider_message_id", "error",
+                "sent_at", "status", "delivered_at",
+            ],
+        )  # fmt: skip
 
 
 def due_messages(now: datetime.datetime | None = None) -> list[tuple[int, int]]:

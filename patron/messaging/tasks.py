@@ -1,14 +1,10 @@
 """Background delivery. Tasks open the merchant's scope and call services, nothing more."""
 
-import logging
-
 from django.tasks import task
 from django_scopes import scope, scopes_disabled
 
 from patron.messaging import services
 from patron.tenants.models import Merchant
-
-logger = logging.getLogger(__name__)
 
 
 @task()
@@ -23,13 +19,7 @@ def messages_deliver_task(merchant_id: int, message_ids: list[int]) -> None:
     """Deliver several of a merchant's messages, queued together (`deliveries_batched`)."""
     merchant = Merchant.objects.get(pk=merchant_id)
     with scope(merchant=merchant):
-        for message_id in message_ids:
-            try:
-                services.message_deliver(merchant=merchant, message_id=message_id)
-            except Exception:
-                # One message's fault must not hold back the others; the sweep
-                # (messages_deliver_due) comes back for a message still queued.
-                logger.exception("message %s not delivered", message_id)
+        services.messages_deliver(merchant=merchant, message_ids=message_ids)
 
 
 @task()

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django_scopes import scope
 
+from patron.contacts.models import ActivityEvent
 from patron.factories import ContactFactory, MerchantFactory
 from patron.lib.actors import SYSTEM
 from patron.messaging import services
@@ -55,3 +56,43 @@ def test_workers_racing_for_one_message_send_it_once(settings):
         sent = Message.objects.get(pk=message.pk)
     assert sent.status == MessageStatus.SENT
     assert sent.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_for_one_batch_of_outbox_messages_send_each_once():
+    merchant = MerchantFactory()
+    contact = ContactFactory(merchant=merchant, phone="+84901234567")
+    with scope(merchant=merchant):
+        ids = [
+            services.message_send(
+                merchant=merchant, channel="sms", actor=SYSTEM, body=f"Hi {n}", contact=contact
+            ).pk
+            for n in range(5)
+        ]
+    start = threading.Barrier(WORKERS)
+    errors: list[BaseException] = []
+
+    def work(order: list[int]) -> None:
+        try:
+            start.wait()
+            with scope(merchant=merchant):
+                services.messages_deliver(merchant=merchant, message_ids=order)
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # Half of the workers have the ids the other way round: the locks are taken in one
+    # order whatever the batch's, so they do not deadlock.
+    orders = [ids if n % 2 else ids[::-1] for n in range(WORKERS)]
+    threads = [threading.Thread(target=work, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with scope(merchant=merchant):
+        sent = list(Message.objects.filter(pk__in=ids))
+        events = ActivityEvent.objects.filter(merchant=merchant, type="message_sent").count()
+    assert {(m.status, m.attempts) for m in sent} == {(MessageStatus.DELIVERED, 1)}
+    assert events == len(ids)
