@@ -36,11 +36,12 @@ def channel_settings(merchant: Merchant) -> ChannelSettings:
     """The merchant's settings; unsaved defaults (the outbox) when it never set any."""
     # Read for every message sent: fixed SQL (patron.lib.sql), not a query built anew, and
     # once for a batch of them (patron.lib.memo).
-    found = remembered(
+    return remembered(
         ("channel_settings", merchant.pk),
-        lambda: first_row(ChannelSettings, {"merchant": merchant}),
+        lambda: (
+            first_row(ChannelSettings, {"merchant": merchant}) or ChannelSettings(merchant=merchant)
+        ),
     )
-    return found or ChannelSettings(merchant=merchant)
 
 
 def templates(merchant: Merchant) -> QuerySet[MessageTemplate]:
