@@ -457,7 +457,14 @@ def _outgoing(message: Message, sender: str) -> Outgoing:
 @transaction.atomic
 def _record_sent(merchant: Merchant, message_id: int, provider: str, result: Any) -> Message:
     message = Message.objects.select_for_update().get(merchant=merchant, pk=message_id)
-    now = timezone.now()
+    _mark_sent(message, provider, result, timezone.now())
+    message.save()
+    events.message_sent(message=message)
+    return message
+
+
+def _mark_sent(message: Message, provider: str, result: Any, now: datetime.datetime) -> None:
+    """Set what the provider answered on `message` (the caller writes it)."""
     message.provider = provider
     message.provider_message_id = result.provider_message_id[:200]
     message.error = ""
@@ -465,9 +472,6 @@ def _record_sent(merchant: Merchant, message_id: int, provider: str, result: Any
     message.status = MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT
     if result.delivered:
         message.delivered_at = now
-    message.save()
-    events.message_sent(message=message)
-    return message
 
 
 @transaction.atomic
@@ -582,13 +586,7 @@ def _deliver_locally(merchant: Merchant, message_ids: list[int]) -> None:
             result = provider.send(_outgoing(message, sender))
             message.attempts += 1
             message.claimed_at = now
-            message.provider = provider.name
-            message.provider_message_id = result.provider_message_id[:200]
-            message.error = ""
-            message.sent_at = now
-            message.status = MessageStatus.DELIVERED if result.delivered else MessageStatus.SENT
-            if result.delivered:
-                message.delivered_at = now
+            _mark_sent(message, provider.name, result, now)
             events.message_sent(message=message)
         update_rows(
             Message,
